@@ -1,0 +1,211 @@
+"""Find table phrases in text: one Aho-Corasick pass, then word boundaries, guards and overlaps."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import ahocorasick
+
+from .tables import Entry
+
+# Same-length normalisation so offsets in the normalised text are offsets in the input.
+_NORM = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\n": " ", "\t": " ", "\r": " ",
+                       "\xa0": " ", "\u2009": " ", "\u202f": " "})
+_WS = re.compile(r"\s+")
+_PREV_WORD = re.compile(r"([\w'\u2019.-]+)[ \t]+$")
+_NEXT_WORD = re.compile(r"^[ \t]+([\w'\u2019.-]+)")
+_NUM = re.compile(r"^\d[\d,.]*(st|nd|rd|th)?$")
+
+
+def normalise(text: str) -> str:
+    """Lower-case, unify apostrophes and whitespace, keeping every offset."""
+    low = text.translate(_NORM).lower()
+    if len(low) == len(text):
+        return low
+    # A few characters (e.g. 'İ') lower-case to two; keep those as they are.
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text.translate(_NORM))
+
+
+def normalise_key(phrase: str) -> str:
+    return _WS.sub(" ", phrase.strip()).translate(_NORM).lower()
+
+
+@dataclass
+class Hit:
+    start: int
+    end: int
+    entry: Entry
+
+
+def _is_word(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+def _bounded(text: str, start: int, end: int) -> bool:
+    if start > 0:
+        c = text[start - 1]
+        if _is_word(c):
+            return False
+        # "well-stated", "it's": a hyphen or apostrophe glued to a word joins it
+        if c in "-'\u2019" and start > 1 and _is_word(text[start - 2]):
+            return False
+    if end < len(text):
+        c = text[end]
+        if _is_word(c):
+            return False
+        if c in "-\u2019'" and end + 1 < len(text) and _is_word(text[end + 1]):
+            # allow possessive 's after a phrase ("the nation's"), reject hyphen joins
+            if c == "-" or text[end + 1:end + 2].lower() != "s" or (end + 2 < len(text) and _is_word(text[end + 2])):
+                return False
+    return True
+
+
+def restore_case(src: str, repl: str) -> str:
+    """Carry the case pattern of the matched text over to the replacement."""
+    letters = [c for c in src if c.isalpha()]
+    if not letters or not repl:
+        return repl
+    if len(letters) > 1 and all(c.isupper() for c in letters):
+        return repl.upper()
+    if src[0].isupper() if src[0].isalpha() else letters[0].isupper():
+        words = src.split()
+        if len(words) > 1 and all(w[0].isupper() for w in words if w[0].isalpha()):
+            return " ".join(w[:1].upper() + w[1:] for w in repl.split(" "))
+        return repl[0].upper() + repl[1:]
+    return repl
+
+
+class Matcher:
+    """Compiled multi-pattern matcher over table entries."""
+
+    def __init__(self, entries: Iterable[Entry], ignore: Iterable[str] = ()):
+        ignored = {normalise_key(w) for w in ignore}
+        self.automaton = ahocorasick.Automaton()
+        groups: dict[str, list[Entry]] = {}
+        self.near: dict[str, list[Entry]] = {}
+        for e in entries:
+            key = normalise_key(e.spun)
+            if key in ignored:
+                continue
+            if e.opt("near"):
+                first = key.split(" ")[0]
+                self.near.setdefault(first, []).append(e)
+                groups.setdefault(first, [])
+            else:
+                groups.setdefault(key, []).append(e)
+        self.size = 0
+        for key, es in groups.items():
+            # Highest prior first: the first entry whose guards pass wins.
+            es.sort(key=lambda e: -e.prior)
+            self.automaton.add_word(key, (len(key), key, tuple(es)))
+            self.size += len(es)
+        self.size += sum(len(v) for v in self.near.values())
+        if len(groups):
+            self.automaton.make_automaton()
+        self._empty = not groups
+
+    def find(self, text: str, protected: Sequence[tuple[int, int]] = (), norm: str | None = None) -> list[Hit]:
+        """Non-overlapping hits, longest first, skipping protected spans."""
+        if self._empty or not text:
+            return []
+        norm = norm if norm is not None else normalise(text)
+        pstarts = [p[0] for p in protected]
+        raw: list[Hit] = []
+        for end_idx, (n, key, entries) in self.automaton.iter(norm):
+            end = end_idx + 1
+            start = end - n
+            if not _bounded(norm, start, end):
+                continue
+            if protected and _overlaps(pstarts, protected, start, end):
+                continue
+            for e in entries:
+                if self._guards_ok(e, text, norm, start, end):
+                    raw.append(Hit(start, end, e))
+                    break
+            for e in self.near.get(key, ()):
+                hit = self._near_hit(e, norm, start)
+                if hit and not (protected and _overlaps(pstarts, protected, hit.start, hit.end)):
+                    raw.append(hit)
+        return _resolve(raw)
+
+    # -- guards -------------------------------------------------------------------------------
+    def _guards_ok(self, e: Entry, text: str, norm: str, start: int, end: int) -> bool:
+        if not e.options:
+            return True
+        if e.opt("case") == "exact" and _WS.sub(" ", text[start:end]) != e.spun:
+            return False
+        for key in ("prev", "notprev"):
+            allowed = e.words(key)
+            if allowed:
+                m = _PREV_WORD.search(norm, max(0, start - 40), start)
+                w = m.group(1).strip(".") if m else ""
+                if (w in allowed) != (key == "prev"):
+                    return False
+        for key in ("next", "notnext"):
+            allowed = e.words(key)
+            if allowed:
+                m = _NEXT_WORD.match(text[end:end + 40])
+                w = m.group(1).rstrip(".") if m else ""
+                ok = w.casefold() in allowed or ("#num" in allowed and bool(_NUM.match(w))) or (
+                    "#cap" in allowed and w[:1].isupper())
+                if ok != (key == "next"):
+                    return False
+        for key in ("and", "not"):
+            phrases = e.words(key)
+            if phrases:
+                present = any(_contains_phrase(norm, normalise_key(p)) for p in phrases)
+                if present != (key == "and"):
+                    return False
+        return True
+
+    def _near_hit(self, e: Entry, norm: str, start: int) -> Hit | None:
+        words = normalise_key(e.spun).split(" ")
+        n = int(e.opt("near") or 0)
+        following = list(re.finditer(r"\w[\w'-]*", norm[start:start + 20 * (n + len(words)) + 40]))[: n + len(words)]
+        idx, pos_end = 0, start
+        for m in following:
+            if idx < len(words) and m.group(0) == words[idx]:
+                idx += 1
+                pos_end = start + m.end()
+                if idx == len(words):
+                    return Hit(start, pos_end, e)
+        return None
+
+
+def _contains_phrase(norm: str, phrase: str) -> bool:
+    i = norm.find(phrase)
+    while i >= 0:
+        if _bounded(norm, i, i + len(phrase)):
+            return True
+        i = norm.find(phrase, i + 1)
+    return False
+
+
+def _overlaps(pstarts: list[int], protected: Sequence[tuple[int, int]], start: int, end: int) -> bool:
+    i = bisect.bisect_right(pstarts, start) - 1
+    for j in (i, i + 1):
+        if 0 <= j < len(protected):
+            s, t = protected[j]
+            if s < end and start < t:
+                return True
+    return False
+
+
+def _resolve(hits: list[Hit]) -> list[Hit]:
+    """Keep the longest hit where hits overlap (ties: the earlier one)."""
+    if len(hits) < 2:
+        return hits
+    taken: list[Hit] = []
+    starts: list[int] = []
+    for h in sorted(hits, key=lambda h: (-(h.end - h.start), h.start)):
+        i = bisect.bisect_left(starts, h.start)
+        if i > 0 and taken[i - 1].end > h.start:
+            continue
+        if i < len(taken) and taken[i].start < h.end:
+            continue
+        taken.insert(i, h)
+        starts.insert(i, h.start)
+    return taken

