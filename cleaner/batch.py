@@ -21,6 +21,7 @@ import signal
 import sys
 import time
 from collections import Counter
+from typing import NamedTuple
 
 from . import corpus_io
 from .corpus_io import Rec
@@ -91,28 +92,65 @@ def run(args) -> int:
 
 
 # -- per-document work (runs in workers) --------------------------------------------------------
+class Cleaned(NamedTuple):
+    text: str            # the cleaned text (edits applied)
+    edits: list          # list[Edit], offsets into the input text
+    spin_score: float
+
+
+class DocCleaner:
+    """A Cleaner with the batch options (--fix-encoding, --gate, --min-score); one per process.
+
+    Shared by the `clean` workers and the datatrove step. The gate runs the neural stages only
+    on documents whose tables-and-rules spin score reaches it; the others keep the fast result.
+    """
+
+    def __init__(self, config=None, stages=None, tables=None, *, min_score: float = 0.0,
+                 fix_encoding: bool = False, gate: float | None = None):
+        from .pipeline import Cleaner
+        self.cleaner = Cleaner(config, stages=stages, tables=tables)
+        self.min_score, self.fix_encoding, self.gate = min_score, fix_encoding, gate
+        self.fast = None
+        if gate is not None and any(s in self.cleaner.stages for s in ("detector", "rewriter")):
+            self.fast = Cleaner(self.cleaner.config, entries=self.cleaner.entries,
+                                stages=tuple(s for s in self.cleaner.stages if s in ("tables", "mt")))
+
+    def _results(self, texts: list[str]):
+        if self.fast is None:
+            return self.cleaner.clean_batch(texts)
+        results = self.fast.clean_batch(texts)
+        todo = [i for i, r in enumerate(results) if r.spin_score >= self.gate]
+        for i, r in zip(todo, self.cleaner.clean_batch([texts[i] for i in todo])):
+            results[i] = r
+        return results
+
+    def clean(self, texts: list[str]) -> list[Cleaned]:
+        from .edits import apply_edits
+        from .encoding import compose, repair
+        fixed, enc = list(texts), [[] for _ in texts]
+        if self.fix_encoding:
+            for i, t in enumerate(texts):
+                fixed[i], enc[i] = repair(t)
+        out = []
+        for text, f, e, r in zip(texts, fixed, enc, self._results(fixed)):
+            edits = list(r.edits)
+            if r.spin_score < self.min_score:
+                for x in edits:
+                    if x.applied:
+                        x.applied = False
+                        x.reason = f"{x.reason}; document spin {r.spin_score:.2f} below --min-score {self.min_score}"
+            edits = compose(text, e, f, edits)
+            out.append(Cleaned(apply_edits(text, edits), edits, r.spin_score))
+        return out
+
+
 class Worker:
     """Loads the cleaner(s) once; cleans one shard and commits its files."""
 
     def __init__(self, opts: dict):
-        from .pipeline import Cleaner
         self.opts = opts
-        cfg = opts["config"]
-        self.cleaner = Cleaner(cfg)
-        self.fast = None
-        if opts.get("gate") is not None and any(s in self.cleaner.stages for s in ("detector", "rewriter")):
-            self.fast = Cleaner(cfg, stages=tuple(s for s in self.cleaner.stages if s in ("tables", "mt")),
-                                entries=self.cleaner.entries)
-
-    def clean_texts(self, texts: list[str]):
-        """Results for `texts` (the gate sends only suspicious documents through the neural stages)."""
-        if self.fast is None:
-            return self.cleaner.clean_batch(texts)
-        results = self.fast.clean_batch(texts)
-        todo = [i for i, r in enumerate(results) if r.spin_score >= self.opts["gate"]]
-        for i, r in zip(todo, self.cleaner.clean_batch([texts[i] for i in todo])):
-            results[i] = r
-        return results
+        self.doc = DocCleaner(opts["config"], min_score=opts["min_score"], fix_encoding=opts["fix_encoding"],
+                              gate=opts.get("gate"))
 
     def process(self, index: int, recs: list[Rec]) -> dict:
         o = self.opts
@@ -141,43 +179,24 @@ class Worker:
         batch = o.get("batch", 16)
         for k in range(0, len(pending), batch):
             chunk = pending[k:k + batch]
-            texts, enc = [], []
-            for _, _, _, text in chunk:
-                if o["fix_encoding"]:
-                    from .encoding import repair
-                    fixed, e = repair(text)
-                    texts.append(fixed)
-                    enc.append(e)
-                else:
-                    texts.append(text)
-                    enc.append([])
-            for (pos, rec, row, text), fixed, e, r in zip(chunk, texts, enc, self.clean_texts(texts)):
-                rows[pos], rec_log = self._finish(rec, row, text, fixed, e, r, field, out_field, st)
+            for (pos, rec, row, text), c in zip(chunk, self.doc.clean([t for _, _, _, t in chunk])):
+                rows[pos], rec_log = self._finish(rec, row, text, c, field, out_field, st)
                 if rec_log:
                     log.append(corpus_io.dumps(rec_log))
         return self._commit(index, rows, log, rejects, st)
 
-    def _finish(self, rec: Rec, row: dict, text: str, fixed: str, enc, r, field, out_field, st):
-        from .edits import apply_edits
-        from .encoding import compose
+    def _finish(self, rec: Rec, row: dict, text: str, c: Cleaned, field, out_field, st):
         o = self.opts
-        edits = list(r.edits)
-        if r.spin_score < o["min_score"]:
-            for e in edits:
-                if e.applied:
-                    e.applied = False
-                    e.reason = f"{e.reason}; document spin {r.spin_score:.2f} below --min-score {o['min_score']}"
-        edits = compose(text, enc, fixed, edits)
-        new = apply_edits(text, edits)
+        edits, new = c.edits, c.text
         applied = [e for e in edits if e.applied]
         if o["mode"] == "fix":
             row[out_field] = new
         elif out_field != field:
             row[out_field] = text
-        row[SCORE_FIELD] = round(r.spin_score, 4)
+        row[SCORE_FIELD] = round(c.spin_score, 4)
         row[COUNT_FIELD] = len(applied)
         st["changed"] += new != text
-        st["hist"][min(HIST_BINS - 1, int(r.spin_score * HIST_BINS))] += 1
+        st["hist"][min(HIST_BINS - 1, int(c.spin_score * HIST_BINS))] += 1
         for e in edits:
             st["edits"] += 1
             st["applied" if e.applied else "suggested"] += 1
@@ -190,7 +209,7 @@ class Worker:
         st["with_edits"] += 1
         doc_id = row.get(o["id_field"]) if isinstance(row.get(o["id_field"]), (str, int)) else None
         return row, {"doc_id": str(doc_id) if doc_id is not None else f"{rec.source}:{rec.line}",
-                     "source": rec.source, "line": rec.line, "spin_score": round(r.spin_score, 4),
+                     "source": rec.source, "line": rec.line, "spin_score": round(c.spin_score, 4),
                      "edits": [e.to_dict() for e in edits]}
 
     def _commit(self, index: int, rows, log, rejects, st) -> dict:
@@ -326,13 +345,26 @@ _worker: Worker | None = None
 def _init_worker(opts: dict) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
-    try:
-        import torch
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
+    _die_with_parent()
+    if any(s in opts["config"].stages for s in ("detector", "rewriter")):
+        try:  # N workers on N cores: one thread each (never imported on the tables-only path)
+            import torch
+            torch.set_num_threads(1)
+        except ImportError:
+            pass
     _worker = Worker(opts)
     _worker.parent = os.getppid()
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this worker when the parent dies, so a killed run leaves no orphan that could
+    commit a shard while a resumed run works on it (the getppid check below covers other systems)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
 
 
 def _work(index: int, recs: list[Rec]) -> dict:
@@ -476,7 +508,8 @@ class Job:
                 shown[0] += 1
             progress.update(st["documents"], st["bytes"])
 
-        old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+        stop = _Stop(raise_now=self.args.workers == 1)
+        old_int, old_term = signal.signal(signal.SIGINT, stop), signal.signal(signal.SIGTERM, stop)
         n_shards = 0
         try:
             if self.args.workers == 1:
@@ -488,13 +521,14 @@ class Job:
                         continue
                     collect(worker.process(index, recs))
             else:
-                n_shards = self._run_pool(stream, done, collect, progress)
+                n_shards = self._run_pool(stream, done, collect, progress, stop)
         except KeyboardInterrupt:
             progress.close()
             _err(f"interrupted: {total['documents']} documents committed in {self.layout['state']}; "
                  f"re-run the same command with --resume to continue")
             return EXIT_INTERRUPTED
         finally:
+            signal.signal(signal.SIGINT, old_int)
             signal.signal(signal.SIGTERM, old_term)
         progress.close()
         elapsed = time.time() - t0
@@ -504,7 +538,7 @@ class Job:
         self.finish(n_shards, total, elapsed, resumed_docs)
         return EXIT_OK
 
-    def _run_pool(self, stream, done, collect, progress) -> int:
+    def _run_pool(self, stream, done, collect, progress, stop) -> int:
         import multiprocessing as mp
         import queue
         ctx = mp.get_context("spawn")
@@ -516,6 +550,7 @@ class Job:
             def drain(block: bool) -> None:
                 nonlocal inflight
                 while inflight:
+                    stop.check()
                     try:
                         ok, val = results.get(timeout=0.5 if block else 0)
                     except queue.Empty:
@@ -530,6 +565,7 @@ class Job:
                     if block:
                         return
             for index, recs in self.shards(stream):
+                stop.check()
                 n = index + 1
                 if index in done:
                     progress.skip(len(recs))
@@ -584,8 +620,22 @@ def _load_stats(st: dict) -> dict:
     return out
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
+class _Stop:
+    """SIGINT/SIGTERM handler. With one process it raises at once (commits are atomic, so that is
+    safe anywhere); with a pool it only sets a flag that the main loop checks every 0.5 s, because
+    an exception raised inside the pool's queue and lock code can hang `Pool.terminate`."""
+
+    def __init__(self, raise_now: bool):
+        self.raise_now, self.requested = raise_now, False
+
+    def __call__(self, signum, frame):
+        self.requested = True
+        if self.raise_now:
+            raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
 
 
 # -- progress -------------------------------------------------------------------------------------

@@ -214,7 +214,7 @@ class Detector:
         self.model.eval()
 
     # -- probabilities --------------------------------------------------------------------------
-    def word_probs(self, texts: Sequence[str], skips: Sequence[Sequence[tuple[int, int]]] | None = None):
+    def word_probs(self, texts: Sequence[str]):
         """Per text: (word offsets, per-word label distributions as lists of 5 floats)."""
         import torch
 
@@ -222,15 +222,11 @@ class Detector:
         probs = [[[1.0, 0.0, 0.0, 0.0, 0.0] for _ in ws] for ws in all_ws]
         jobs = []  # (text index, first word, last word)
         for ti, (t, ws) in enumerate(zip(texts, all_ws)):
-            sk = sorted(skips[ti]) if skips else []
             for i, j in segments(t, ws):
-                seg = ws[i:j]
-                # Skip work that cannot matter: no letters at all, or every word in a skip region.
-                if not any(t[s:e][0].isalpha() for s, e in seg):
-                    continue
-                if sk and all(_inside(sk, s, e) for s, e in seg):
-                    continue
-                jobs.append((ti, i, j))
+                # Skip work that cannot matter: runs without a letter. Runs inside skip regions are
+                # still scored, because the pipeline reads word probabilities over table hits.
+                if any(t[s:e][0].isalpha() for s, e in ws[i:j]):
+                    jobs.append((ti, i, j))
         jobs.sort(key=lambda x: x[2] - x[1])
         with torch.inference_mode():
             for b in range(0, len(jobs), self.batch_size):
@@ -251,7 +247,7 @@ class Detector:
     def detect_batch(self, texts: Sequence[str], skips: Sequence[Sequence[tuple[int, int]]] | None = None
                      ) -> list[DetectorOutput]:
         skips = [list(s) for s in skips] if skips is not None else [[] for _ in texts]
-        all_ws, probs = self.word_probs(texts, skips)
+        all_ws, probs = self.word_probs(texts)
         return [self._output(t, ws, ps, sorted(sk)) for t, ws, ps, sk in zip(texts, all_ws, probs, skips)]
 
     # -- spans and document score ----------------------------------------------------------------
@@ -280,29 +276,29 @@ class Detector:
         return out
 
     def doc_score(self, p_spun: Sequence[float], toks: Sequence[str]) -> float:
-        """Logistic model over (log expected spun words per 100 words, log max word probability)."""
-        return doc_probability(self.cfg.get("doc", {}), p_spun, toks)
+        return doc_probability(self.cfg.get("doc", {}), p_spun, toks, self.threshold)
 
 
-def doc_features(p_spun: Sequence[float], toks: Sequence[str]) -> list[float]:
-    ps = [p for p, w in zip(p_spun, toks) if w[:1].isalnum()]
-    n = max(len(ps), 1)
-    hi = sorted(ps, reverse=True)
-    expected = sum(p for p in ps if p >= 0.5)
-    return [math.log(1e-3 + 100.0 * expected / max(n, 100)), math.log(1e-4 + (hi[0] if hi else 0.0)),
-            math.log(1e-4 + (sum(hi[:3]) / 3 if hi else 0.0))]
+DOC_FEATURES = ["log expected spun words per 100", "log mean p of the top 5% words", "log flagged words per 100"]
 
 
-def doc_probability(doc_cfg: dict, p_spun: Sequence[float], toks: Sequence[str]) -> float:
+def doc_features(p_spun: Sequence[float], toks: Sequence[str], threshold: float) -> list[float]:
+    """Length-robust evidence (densities, not maxima), so a long clean article scores like a short
+    one; word counts are floored at 100 so one odd word in a snippet is not a spun document."""
+    ps = sorted((p for p, w in zip(p_spun, toks) if w[:1].isalnum()), reverse=True)
+    n = max(len(ps), 100)
+    top = ps[:max(1, len(ps) // 20)] or [0.0]
+    return [math.log(1e-3 + 100.0 * sum(p for p in ps if p >= 0.5) / n),
+            math.log(1e-4 + sum(top) / len(top)),
+            math.log(1e-3 + 100.0 * sum(1 for p in ps if p >= threshold) / n)]
+
+
+def doc_probability(doc_cfg: dict, p_spun: Sequence[float], toks: Sequence[str], threshold: float) -> float:
     w = doc_cfg.get("weights")
-    if not w:
+    if not w or doc_cfg.get("features") != DOC_FEATURES:
         return 0.0
-    z = doc_cfg.get("bias", 0.0) + sum(a * b for a, b in zip(w, doc_features(p_spun, toks)))
+    z = doc_cfg.get("bias", 0.0) + sum(a * b for a, b in zip(w, doc_features(p_spun, toks, threshold)))
     return round(1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z)))), 4)
-
-
-def _inside(skip, s: int, e: int) -> bool:
-    return any(a <= s and e <= b for a, b in skip)
 
 
 def _overlaps(skip, s: int, e: int) -> bool:

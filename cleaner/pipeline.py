@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,19 @@ class Cleaner:
             self._models[name] = model
         return self._models[name]
 
+    def _languagetool(self):
+        """The LanguageTool checker for model rewrites, or None. Tried once per Cleaner; when a
+        server was asked for (config or $LANGUAGETOOL_URL) and is unreachable, one notice says so."""
+        if "languagetool" not in self._models:
+            checker = None
+            url = self.config.languagetool or os.environ.get("LANGUAGETOOL_URL")
+            from . import languagetool
+            checker = languagetool.LanguageToolChecker.from_config(url)
+            if checker is None and url:
+                self.notices.append(languagetool.why_not)
+            self._models["languagetool"] = checker
+        return self._models["languagetool"]
+
     # -- main entry points ----------------------------------------------------------------------
     def clean(self, text: str, path: str | None = None) -> Result:
         return self.clean_batch([text], [path])[0]
@@ -154,9 +168,11 @@ class Cleaner:
             rewriter = self._model("rewriter")
             if spans and rewriter is not None:
                 taken = [(x.start, x.end) for x in edits]
-                for r in rewriter.rewrite(text, spans):
-                    if not any(s < r.end and r.start < t for s, t in taken):
-                        edits.append(r)
+                new = [r for r in rewriter.rewrite(text, spans)
+                       if not any(s < r.end and r.start < t for s, t in taken)]
+                if any(r.applied and r.after != r.before for r in new) and self._languagetool() is not None:
+                    new = self._languagetool().review(text, new)
+                edits.extend(new)
         elif det is not None:
             # Detector only: flag what it found, suggest nothing.
             for s in getattr(det, "spans", []):

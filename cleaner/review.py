@@ -18,7 +18,7 @@ import json
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from cleaner.edits import Edit, EditConflict, apply_edits, edit_id
@@ -46,8 +46,7 @@ def append_jsonl(path: str, records: list[dict]) -> None:
     if not records:
         return
     with open(path, "a", encoding="utf-8") as f:
-        for r in records:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))  # one write: no torn groups
         f.flush()
         os.fsync(f.fileno())
 
@@ -85,6 +84,11 @@ class Item:
     @property
     def accepted(self) -> bool:
         return self.decision in ("accept", "edit")
+
+    @property
+    def proposes(self) -> bool:
+        """False for flags without a replacement (detector-only spans, PPS proximity hits)."""
+        return self.edit.after != self.edit.before
 
     def phrase_key(self) -> tuple:
         return (self.edit.before.casefold(), self.edit.after.casefold())
@@ -140,6 +144,7 @@ class Session:
         self.filter = flt or Filter()
         self._undo: list[tuple[Item, list[tuple[Item, tuple]]]] = []  # (item acted on, previous states)
         self.warnings: list[str] = []
+        self.notices: list[str] = []  # informational (stage off, table missing): printed, not an error
         self._by_doc: dict[int, list[Item]] = {}
         for it in self.items:
             self._by_doc.setdefault(id(it.doc), []).append(it)
@@ -193,8 +198,17 @@ class Session:
             it.decision, it.final, it.candidate = decision, final, cand
             it.user, it.time = (self.user, t) if decision != "pending" else ("", "")
             records.append(self._record(it))
-        append_jsonl(self.log_path, records)
+        self._save(records, group)
         self._undo.append((focus, group))
+
+    def _save(self, records: list[dict], restore: list[tuple[Item, tuple]]) -> None:
+        """Log the records; if that fails, put the items back so nothing unsaved looks decided."""
+        try:
+            append_jsonl(self.log_path, records)
+        except OSError as err:
+            for it, (decision, final, user, t, cand) in restore:
+                it.decision, it.final, it.user, it.time, it.candidate = decision, final, user, t, cand
+            raise ReviewError(f"cannot save the decision to {self.log_path}: {err.strerror or err}") from None
 
     # -- decisions --------------------------------------------------------------------------
     def conflict(self, it: Item) -> Item | None:
@@ -215,6 +229,8 @@ class Session:
         else:
             if final is None:
                 final = it.edit.after
+            if decision == "accept" and final == it.edit.before:
+                raise ReviewError("no replacement proposed here: edit (e) to type one, or reject (n)")
             other = self.conflict(it)
             if other is not None:
                 raise ReviewError(f"overlaps accepted edit {other.edit.id} "
@@ -222,11 +238,16 @@ class Session:
         self._set(it, [(it, decision, final, candidate)])
 
     def pick(self, it: Item, n: int) -> None:
-        """Accept the n-th (0-based) rewriter candidate instead of the proposal."""
+        """Accept the n-th (0-based) rewriter candidate instead of the proposal (the original
+        wording, which the rewriter also lists, counts as a rejection)."""
         cands = it.edit.candidates or []
         if not 0 <= n < len(cands):
             raise ReviewError(f"no candidate {n + 1} (this edit has {len(cands)})")
-        self.decide(it, "accept", str(cands[n]["text"]), candidate=n)
+        text = str(cands[n]["text"])
+        if text == it.edit.before:  # the rewriter lists the original wording too: picking it keeps it
+            self.decide(it, "reject")
+        else:
+            self.decide(it, "accept", text, candidate=n)
 
     def decide_all(self, it: Item, scope: str, decision: str) -> int:
         """Accept or reject every pending, visible edit of this phrase (scope='phrase') or rule ('rule')."""
@@ -238,6 +259,8 @@ class Session:
         for o in self.items:
             if (o is it or o.decision == "pending") and self.filter.match(o) and key(o) == target:
                 if decision == "accept":
+                    if not o.proposes:
+                        continue  # a flag without a replacement needs a typed one
                     clash = self.conflict(o) or next((c for c in chosen if c.doc is o.doc and
                                                       c.edit.start < o.edit.end and o.edit.start < c.edit.end), None)
                     if clash is not None:
@@ -251,14 +274,16 @@ class Session:
         """Restore the decisions changed by the last action; return the item it was made on."""
         if not self._undo:
             return None
-        focus, group = self._undo.pop()
-        records = []
+        focus, group = self._undo[-1]
+        records, current = [], []
         for it, (decision, final, user, t, cand) in group:
+            current.append((it, self._state(it)))
             it.decision, it.final, it.user, it.time, it.candidate = decision, final, user, t, cand
             r = self._record(it)
             r["undo"] = {"user": self.user, "time": now()}  # who took it back; user/time stay the decider's
             records.append(r)
-        append_jsonl(self.log_path, records)
+        self._save(records, current)
+        self._undo.pop()
         return focus
 
     # -- navigation ---------------------------------------------------------------------------
@@ -359,11 +384,16 @@ def make_cleaner(args: argparse.Namespace):
     from cleaner.cli import _config
     from cleaner.pipeline import Cleaner
 
-    return Cleaner(_config(args))
+    try:
+        return Cleaner(_config(args))
+    except (FileNotFoundError, ValueError) as err:  # a missing --tables file, a bad table or stage name
+        raise ReviewError(str(err)) from None
 
 
-def file_docs(args: argparse.Namespace, cleaner=None) -> tuple[list[Doc], list[list[Edit]], list[str]]:
-    """Read each file exactly and run the cleaner; unreadable files become problems, never crashes."""
+def file_docs(args: argparse.Namespace, cleaner=None):
+    """Read each file exactly and run the cleaner -> (docs, edits, problems, notices).
+    Unreadable files become problems, never crashes; notices are the cleaner's warnings
+    (a stage off, a shipped table missing) that explain why there may be few proposals."""
     from cleaner.cli import _config, _iter_inputs
     from cleaner.textio import BinaryFile, InputError, read_document
 
@@ -387,7 +417,8 @@ def file_docs(args: argparse.Namespace, cleaner=None) -> tuple[list[Doc], list[l
         docs.append(Doc(name=p, ident=os.path.realpath(p), text=d.text, sha256=sha256(d.encode()),
                         spin_score=float(r.spin_score or 0.0), path=p, document=d))
         edits.append(list(r.edits))
-    return docs, edits, problems
+    notices = list(dict.fromkeys(getattr(cleaner, "notices", [])))
+    return docs, edits, problems, notices
 
 
 # -- context for display ----------------------------------------------------------------------
@@ -524,13 +555,15 @@ def build_session(args: argparse.Namespace, cleaner=None) -> tuple[Session, list
         if len(args.paths) > 1:
             raise ReviewError("with --log give at most one INPUT (the corpus file or folder the batch run read)")
         docs, edits, problems = batch_docs(args.edit_log, args.paths[0] if args.paths else None, args.field)
+        notices = []
         log = args.decisions or re.sub(r"(\.jsonl)?$", ".decisions.jsonl", args.edit_log, count=1)
     else:
         if not args.paths:
             raise ReviewError("nothing to review: give files or folders, or --log EDITS.jsonl INPUT")
-        docs, edits, problems = file_docs(args, cleaner)
+        docs, edits, problems, notices = file_docs(args, cleaner)
         log = args.decisions or DEFAULT_DECISIONS
     session = Session(docs, edits, log, user, _filter(args))
+    session.notices = notices
     return session, problems + session.warnings
 
 
@@ -549,7 +582,7 @@ def run(args: argparse.Namespace, cleaner=None, stdin=None, stdout=None) -> int:
     except ReviewError as e:
         print(f"cleaner review: {e}", file=err)
         return 2
-    for p in problems:
+    for p in session.notices + problems:
         print(f"cleaner review: {p}", file=err)
     if args.apply:
         return _apply(args, session, out, err, bool(problems))

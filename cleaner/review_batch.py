@@ -18,6 +18,7 @@ from cleaner import corpus_io
 from cleaner.edits import Edit, EditConflict, apply_edits
 from cleaner.review import Doc, ReviewError, Session, append_jsonl, now, sha256
 
+
 def _lines(path: str):
     with corpus_io.open_read(path) as f:
         yield from f
@@ -73,7 +74,7 @@ def _texts(path: str, wanted: set[int], field: str) -> dict[int, dict]:
         out = {n: col[n - 1] for n in wanted if 1 <= n <= len(col)}
     for n, rec in out.items():
         if not isinstance(rec, dict) or not isinstance(rec.get(field), str):
-            raise ReviewError(f"{path}:{n}: no text field {field!r} (use --text-field)")
+            raise ReviewError(f"{path}:{n}: no text field {field!r} (use --field)")
     return out
 
 

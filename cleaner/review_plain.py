@@ -52,6 +52,8 @@ def review_plain(session: Session, stdin, out) -> None:
         say(render(it, session, color))
         if it.edit.reason:
             say(f"  reason: {it.edit.reason}")
+        if not it.proposes:
+            say("  flagged only, no replacement proposed: e types one, n dismisses")
         if candidates(it):
             say(candidates(it))
         out.write(PROMPT)

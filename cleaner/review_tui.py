@@ -60,7 +60,7 @@ class EditScreen(ModalScreen[str | None]):
         self.before, self.current = before, current
 
     def compose(self) -> ComposeResult:
-        yield Static(Text.assemble("Replace ", (self.before, "strike red"), " with (enter saves, escape cancels):"))
+        yield Static(Text.assemble("Replacement for ", (self.before, "bold red"), " (enter saves, escape cancels):"))
         yield Input(value=self.current, id="replacement")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -150,9 +150,12 @@ class ReviewApp(App[None]):
             lines = Text()
             if e.reason:
                 lines.append(f"reason    {e.reason}\n", "dim")
+            if not it.proposes:
+                lines.append("flagged only, no replacement proposed: e types one, n dismisses\n", "bold yellow")
             for n, c in enumerate((e.candidates or [])[:9], 1):
                 mark = "*" if it.candidate == n - 1 else " "
-                lines.append(f"{mark}{n}) {c.get('text')}  {float(c.get('score', 0)):.2f}\n")
+                keep = "  (original wording)" if c.get("text") == e.before else ""
+                lines.append(f"{mark}{n}) {c.get('text')}  {float(c.get('score', 0)):.2f}{keep}\n")
             cands.update(lines)
         c = s.counts()
         status = Text(f"{c['accept']} accepted  {c['edit']} edited  {c['reject']} rejected  {c['pending']} pending"
@@ -208,7 +211,12 @@ class ReviewApp(App[None]):
     def action_decide_all(self, scope: str, decision: str) -> None:
         if self.item is None:
             return
-        n = self.session.decide_all(self.item, scope, decision)
+        try:
+            n = self.session.decide_all(self.item, scope, decision)
+        except ReviewError as err:
+            self.say(str(err), "bold red")
+            self.refresh_view()
+            return
         what = "phrase" if scope == "phrase" else f"rule {self.item.rule_key()}"
         self._after_decision()
         self.say(f"{decision}ed {n} edit{'' if n == 1 else 's'} of this {what}", "bold")
@@ -224,7 +232,12 @@ class ReviewApp(App[None]):
         self.refresh_view()
 
     def action_undo(self) -> None:
-        back = self.session.undo()
+        try:
+            back = self.session.undo()
+        except ReviewError as err:
+            self.say(str(err), "bold red")
+            self.refresh_view()
+            return
         if back is None:
             self.say("nothing to undo")
         else:

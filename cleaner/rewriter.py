@@ -5,12 +5,14 @@ so they are loaded from that package, not copied) and a small BERT decoder with 
 warm-started from the encoder's first layers and tied to its frozen word embeddings. Input:
 `[CLS] context with span [SEP] span [SEP]`; output: the replacement for the span.
 
-Candidates come from beam search plus a word-substitution map learned from the training pairs
-(it generalises to phrases never seen whole). A conditional-logit re-ranker fitted on the dev
-split scores every candidate from: model log-probability, word-map probability, bigram and
-unigram statistics (symspellpy's frequency dictionaries), table priors and (optionally) the
-detector's score of the candidate sentence. The winner's softmax probability is the confidence.
-Only the span may change: the model emits a replacement for the span and nothing else.
+Candidates come from a cached beam search plus word maps learned from the training pairs (one
+general, one for tortured phrases; they generalise to phrases never seen whole), whole-span
+restorations seen in training and MT repairs (doubled word, swapped pair). A conditional-logit
+re-ranker fitted on the dev split scores every candidate from: model log-probability, word- and
+phrase-map probabilities, bigram and unigram statistics (symspellpy's frequency dictionaries), overlap
+with the span's words, table priors and (optionally) the detector's score of the candidate sentence.
+A logistic calibrator turns the winner's share into the edit's confidence. Only the span may change:
+the model emits a replacement for the span and nothing else.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ from typing import Any, Iterable, Sequence
 from .edits import Edit
 
 NAME = "rewriter"
-CONTEXT_CHARS = 72  # context on each side of the span fed to the encoder (cost grows with it)
-MAX_INPUT_TOKENS = 64
+CONTEXT_CHARS = 48  # context on each side of the span fed to the encoder (cost grows with it)
+MAX_INPUT_TOKENS = 48
 MAX_OUTPUT_TOKENS = 12
-WORD_RE = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
-FEATURES = ("lp", "lp_missing", "beam_rank", "lex", "lex_missing", "bigram_delta", "unigram_min",
-            "identity", "table", "len_delta", "detector")
+FORCE_SCORED = 2  # candidates per span not found by the beam that the model scores anyway
+WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+FEATURES = ("lp", "lp_missing", "beam_rank", "lex", "lex_missing", "tlex", "tlex_missing", "phrase", "phrase_missing",
+            "bigram_delta",
+            "unigram_min", "identity", "mt_rule", "keep", "mapped", "table", "len_delta", "detector")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,59 +153,147 @@ def target_ids(tok, texts: Sequence[str]) -> list[list[int]]:
 # Decoding
 
 
-def beam_search(tok, enc, dec, batch, k: int = 5, max_len: int = MAX_OUTPUT_TOKENS):
+def encode(enc, batch):
+    import torch
+
+    with torch.no_grad():
+        return enc(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                   token_type_ids=batch["token_type_ids"]).last_hidden_state
+
+
+class Head:
+    """The output layer restricted to a shortlist (the words training ever produced, plus the
+    batch's own input tokens, which the model may copy): the 30k-word softmax dominates decoding."""
+
+    def __init__(self, dec, shortlist: Sequence[int] | None = None):
+        p = dec.cls.predictions
+        self.transform, self.W, self.b = p.transform, p.decoder.weight, p.bias
+        self.static = sorted(set(shortlist)) if shortlist else None
+        if self.static:
+            self.Ws, self.bs = self.W[self.static], self.b[self.static]
+        self.batch(None)
+
+    def batch(self, extra_ids) -> "Head":
+        """Use the shortlist plus these token ids for the next calls."""
+        if self.static is None:
+            self.ids = None
+            return self
+        seen = set(self.static)
+        self.extra = sorted({int(t) for t in (extra_ids or [])} - seen)
+        self.ids = self.static + self.extra
+        self.pos = {t: i for i, t in enumerate(self.ids)}
+        return self
+
+    def log_probs(self, hid):
+        import torch
+
+        x = self.transform(hid)
+        if self.ids is None:
+            return torch.log_softmax((x @ self.W.T + self.b).float(), -1)
+        z = x @ self.Ws.T + self.bs
+        if self.extra:
+            z = torch.cat([z, x @ self.W[self.extra].T + self.b[self.extra]], -1)
+        return torch.log_softmax(z.float(), -1)
+
+    def local(self, t: int) -> int:
+        return t if self.ids is None else self.pos.get(t, -1)
+
+    def token(self, i: int) -> int:
+        return i if self.ids is None else self.ids[i]
+
+
+def force_score(tok, dec, h, mask, pairs: Sequence[tuple[int, str]], head: Head | None = None) -> list[float]:
+    """Mean per-token log-probability of given outputs (row index into h, text), teacher-forced:
+    puts the word-map and identity candidates on the same scale as the beam's."""
+    import torch
+
+    if not pairs:
+        return []
+    tgt = target_ids(tok, [t for _, t in pairs])
+    rows = torch.tensor([i for i, _ in pairs])
+    L = max(len(t) for t in tgt)
+    dinp = torch.full((len(tgt), L), tok.pad_token_id, dtype=torch.long)
+    lab = torch.full((len(tgt), L), -100, dtype=torch.long)
+    for j, t in enumerate(tgt):
+        lab[j, :len(t)] = torch.tensor(t)
+        dinp[j, 0] = tok.cls_token_id
+        dinp[j, 1:len(t)] = torch.tensor(t[:-1])
+    with torch.no_grad():
+        hid = dec.bert(input_ids=dinp, attention_mask=(lab != -100).long(), encoder_hidden_states=h[rows],
+                       encoder_attention_mask=mask[rows]).last_hidden_state
+        head = head or Head(dec)
+        lp = head.log_probs(hid)
+        loc = torch.tensor([[head.local(t) if t >= 0 else 0 for t in row] for row in lab.tolist()])
+        # A token outside the shortlist gets the lowest shortlist score (a soft floor, not -inf).
+        g = lp.gather(-1, loc.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        g = torch.where(loc < 0, lp.min(-1).values, g)
+        tok_lp = g * (lab != -100)
+        return (tok_lp.sum(-1) / (lab != -100).sum(-1)).tolist()
+
+
+def beam_search(tok, enc, dec, batch, k: int = 5, max_len: int = MAX_OUTPUT_TOKENS, h=None, head: Head | None = None):
     """Batched beam search; returns per input a list of (token_ids, sum_logprob) sorted best first."""
     import torch
 
     with torch.no_grad():
-        h = enc(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                token_type_ids=batch["token_type_ids"]).last_hidden_state
+        if h is None:
+            h = encode(enc, batch)
         B = h.shape[0]
         hk = h.repeat_interleave(k, 0)
         mk = batch["attention_mask"].repeat_interleave(k, 0)
-        seqs = torch.full((B * k, 1), tok.cls_token_id, dtype=torch.long)
+        seqs = [[] for _ in range(B * k)]
+        last = torch.full((B * k, 1), tok.cls_token_id, dtype=torch.long)
         scores = torch.zeros(B, k)
         scores[:, 1:] = -1e9  # start with one live beam per input
         done: list[list[tuple[list[int], float]]] = [[] for _ in range(B)]
         alive = torch.ones(B * k, dtype=torch.bool)
-        sep = tok.sep_token_id
+        head = head or Head(dec)
+        sep = head.local(tok.sep_token_id)
+        cache = None
         for step in range(max_len):
-            # Only the last position needs the (30k-word) output layer.
-            hid = dec.bert(input_ids=seqs, encoder_hidden_states=hk, encoder_attention_mask=mk).last_hidden_state
-            logits = dec.cls(hid[:, -1])
-            lp = torch.log_softmax(logits.float(), -1)
+            # Cached keys/values: each step runs the new token only, cross-attention projected once.
+            o = dec.bert(input_ids=last, encoder_hidden_states=hk, encoder_attention_mask=mk,
+                         past_key_values=cache, use_cache=True)
+            cache = o.past_key_values
+            lp = head.log_probs(o.last_hidden_state[:, -1])
             lp[~alive] = -1e9
             V = lp.shape[-1]
             tot = (scores.view(-1, 1) + lp).view(B, k * V)
             top, idx = tot.topk(2 * k, dim=-1)
-            new_seqs, new_scores, new_alive = [], [], []
+            src_rows, new_seqs, new_last, new_scores, new_alive = [], [], [], [], []
             for b in range(B):
                 kept = 0
-                for s, i in zip(top[b].tolist(), idx[b].tolist()):
+                for sc, i in zip(top[b].tolist(), idx[b].tolist()):
                     beam, t = divmod(i, V)
-                    if s < -1e8:
+                    if sc < -1e8:
                         break
-                    row = seqs[b * k + beam]
+                    row = b * k + beam
                     if t == sep:
                         if len(done[b]) < k:
-                            done[b].append((row[1:].tolist(), s))
+                            done[b].append((seqs[row], sc))
                         continue
                     if kept < k:
-                        new_seqs.append(torch.cat([row, torch.tensor([t])]))
-                        new_scores.append(s)
+                        src_rows.append(row)
+                        new_seqs.append(seqs[row] + [head.token(t)])
+                        new_last.append(t)
+                        new_scores.append(sc)
                         new_alive.append(True)
                         kept += 1
                 while kept < k:
-                    new_seqs.append(torch.cat([seqs[b * k], torch.tensor([sep])]))
+                    src_rows.append(b * k)
+                    new_seqs.append(seqs[b * k])
+                    new_last.append(sep)
                     new_scores.append(-1e9)
                     new_alive.append(False)
                     kept += 1
-            seqs = torch.stack(new_seqs)
+            cache.reorder_cache(torch.tensor(src_rows))
+            seqs = new_seqs
+            last = torch.tensor([head.token(t) for t in new_last]).view(-1, 1)
             scores = torch.tensor(new_scores).view(B, k)
             alive = torch.tensor(new_alive)
             # Stop when every input has k finished hypotheses better than any live one.
             best_live = scores.max(-1).values
-            if all(len(done[b]) >= k and min(s for _, s in done[b]) >= best_live[b] for b in range(B)):
+            if all(len(done[b]) >= k and min(x for _, x in done[b]) >= best_live[b] for b in range(B)):
                 break
         return [sorted(d, key=lambda x: -x[1]) for d in done]
 
@@ -214,15 +306,29 @@ def words(s: str) -> list[str]:
     return [w.lower() for w in WORD_RE.findall(s)]
 
 
+def _fold(w: str) -> str:
+    """Case- and accent-folded key (the uncased MiniLM vocabulary drops both)."""
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFD", w.lower()) if not unicodedata.combining(c))
+
+
 def restore_case(src: str, repl: str) -> str:
-    """Carry the span's capitalisation onto the (lower-case) model output."""
+    """Carry the span's spelling onto the (lower-case, accent-free) model output: words the span
+    already has keep their exact form ("UN", "café"); a capital first letter carries over."""
     if not repl or not src:
         return repl
     if src.isupper() and len(src) > 1 and any(c.isalpha() for c in src):
         return repl.upper()
-    if src[0].isupper():
-        return repl[0].upper() + repl[1:]
-    return repl
+    forms = {}
+    for i, m in enumerate(WORD_RE.finditer(src)):
+        w = m.group()
+        # A capitalised first word is sentence case, not a name: it moves as a lower-case word.
+        forms[_fold(w)] = w.lower() if i == 0 and w[:1].isupper() and w[1:].islower() else w
+    out = WORD_RE.sub(lambda m: forms.get(_fold(m.group()), m.group()), repl)
+    if src[0].isupper() and out[:1].islower():
+        out = out[0].upper() + out[1:]
+    return out
 
 
 def detok(tok, ids: list[int]) -> str:
@@ -316,6 +422,38 @@ class LexMap:
         return beams
 
 
+def mt_candidates(src: str) -> list[str]:
+    """Machine-translation repairs: a doubled word said once ("the the"), two words swapped back
+    ("land public" -> "public land")."""
+    ws = words(src)
+    out = []
+    dedup = [w for i, w in enumerate(ws) if i == 0 or w != ws[i - 1]]
+    if len(dedup) < len(ws):
+        out.append(" ".join(dedup))
+    if len(ws) == 2 and ws[0] != ws[1]:
+        out.append(f"{ws[1]} {ws[0]}")
+    return out
+
+
+class PhraseMap:
+    """Whole-span restorations seen at least twice in training: spun phrase -> {original: count}."""
+
+    def __init__(self, path: Path | None = None):
+        self.map: dict[str, dict[str, int]] = {}
+        if path and path.is_file():
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    if line.startswith("#") or not line.strip():
+                        continue
+                    a, b, n = line.rstrip("\n").split("\t")
+                    self.map.setdefault(a, {})[b] = int(n)
+
+    def options(self, src: str, k: int = 4) -> list[tuple[str, float]]:
+        subs = self.map.get(" ".join(words(src)), {})
+        tot = sum(subs.values()) + 1.0
+        return [(b, math.log(n / tot)) for b, n in sorted(subs.items(), key=lambda x: -x[1])[:k]]
+
+
 class Neighbours:
     """Nearest words in MiniLM's input-embedding space: a compact synonym source for unseen phrases
     (weather -> climate, compelled -> forced, information -> data)."""
@@ -375,12 +513,30 @@ class _Cand:
     lp: float | None = None
     rank: int = 0
     lex: float | None = None
+    phrase: float | None = None
+    rule: float = 0.0
 
 
 def _span_tuple(s: Any) -> tuple[int, int, float, str | None]:
-    if isinstance(s, (tuple, list)):
-        return int(s[0]), int(s[1]), float(s[2]) if len(s) > 2 else 1.0, None
+    if isinstance(s, (tuple, list)):  # (start, end[, score[, label]])
+        return int(s[0]), int(s[1]), float(s[2]) if len(s) > 2 else 1.0, s[3] if len(s) > 3 else None
     return int(s.start), int(s.end), float(getattr(s, "score", 1.0)), getattr(s, "label", None)
+
+
+CALIB = ("logit", "margin", "phrase_seen", "mt_rule", "lex_seen", "tlex_seen", "keep", "mapped", "beam",
+         "label_mt", "len_delta")
+
+
+def calib_features(probs: list[float], feats: list[dict[str, float]], label: str | None = None) -> dict[str, float]:
+    """Features of the best candidate for the confidence calibrator."""
+    order = sorted(range(len(probs)), key=lambda i: -probs[i])
+    p1 = min(max(probs[order[0]], 1e-6), 1 - 1e-6)
+    p2 = probs[order[1]] if len(order) > 1 else 0.0
+    f = feats[order[0]]
+    return {"logit": math.log(p1 / (1 - p1)), "margin": p1 - p2, "phrase_seen": 1.0 - f["phrase_missing"],
+            "mt_rule": f["mt_rule"], "lex_seen": 1.0 - f["lex_missing"], "tlex_seen": 1.0 - f["tlex_missing"],
+            "keep": f["keep"], "mapped": f["mapped"], "beam": 1.0 if f["beam_rank"] < 5 else 0.0,
+            "label_mt": 1.0 if label == "mt" else 0.0, "len_delta": f["len_delta"]}
 
 
 class Rewriter:
@@ -409,6 +565,12 @@ class Rewriter:
         self.dec.eval()
         self.torch = torch
         self.lex = LexMap(self.path / "lexmap.tsv")
+        self.tlex = LexMap(self.path / "lexmap_tortured.tsv")
+        self._sub_cache: dict[str, set[str]] = {}
+        self.phrases = PhraseMap(self.path / "phrasemap.tsv")
+        sl = self.path / "shortlist.txt"
+        short = {self.tok.sep_token_id} | {int(x) for x in sl.read_text().split()} if sl.is_file() else None
+        self.head = Head(self.dec, short)
         self.stats = PhraseStats()
         rr = self.path / "rerank.json"
         self.rerank = json.loads(rr.read_text(encoding="utf-8")) if rr.is_file() else {
@@ -424,16 +586,26 @@ class Rewriter:
                   text: str, start: int, end: int) -> dict[str, float]:
         sw, cw = words(src), words(c.text)
         lex = c.lex if c.lex is not None else self.lex.score(sw, cw)
+        tlex = self.tlex.score(sw, cw) if self.tlex.map else None
         f = {
             "lp": c.lp if c.lp is not None else -20.0,
             "lp_missing": 1.0 if c.lp is None else 0.0,
             "beam_rank": float(c.rank),
             "lex": lex if lex is not None else -20.0,
             "lex_missing": 1.0 if lex is None else 0.0,
+            "tlex": tlex if tlex is not None else -20.0,
+            "tlex_missing": 1.0 if tlex is None else 0.0,
+            "phrase": c.phrase if c.phrase is not None else -12.0,
+            "phrase_missing": 1.0 if c.phrase is None else 0.0,
             "bigram_delta": self.stats.chain(left, cw, right) - self.stats.chain(left, sw, right),
             "unigram_min": (min((self.stats.unigram(w) for w in cw), default=0.0)
                             - min((self.stats.unigram(w) for w in sw), default=0.0)),
             "identity": 1.0 if c.text == src.lower() else 0.0,
+            "mt_rule": c.rule,
+            # How much of the candidate is the span's own words or their known substitutes: an
+            # unrelated common word ("areas" for "irregular woodland") scores 0 on both.
+            "keep": len(set(cw) & set(sw)) / max(1, len(set(sw))),
+            "mapped": sum(any(w in self._subs(x) for x in sw) for w in cw) / max(1, len(cw)),
             "table": self.table.get((src.lower(), c.text), 0.0),
             "len_delta": float(len(cw) - len(sw)),
             "detector": 0.0,
@@ -441,6 +613,11 @@ class Rewriter:
         if self.detector is not None and c.text != src.lower():
             f["detector"] = self._detector_gain(text, start, end, c.text)
         return f
+
+    def _subs(self, w: str) -> set[str]:
+        if w not in self._sub_cache:
+            self._sub_cache[w] = {w} | set(self.lex.map.get(w, ())) | set(self.tlex.map.get(w, ()))
+        return self._sub_cache[w]
 
     def _detector_gain(self, text: str, start: int, end: int, cand: str) -> float:
         """How much the detector's spin probability over the span drops when the candidate is put in."""
@@ -463,16 +640,34 @@ class Rewriter:
         tot = sum(ex)
         return [v / tot for v in ex]
 
+    def confidence(self, probs: list[float], feats: list[dict[str, float]], label: str | None = None) -> float:
+        """Probability that the best candidate is the original wording: the re-ranker's share,
+        recalibrated on dev by the kind of evidence behind it (a phrase seen in training, an MT
+        repair, a word map, the model alone), which the softmax share alone does not know."""
+        cal = self.rerank.get("calib")
+        if not cal:
+            return max(probs)
+        x = calib_features(probs, feats, label)
+        z = cal["bias"] + sum(cal["weights"].get(k, 0.0) * v for k, v in x.items())
+        return 1.0 / (1.0 + math.exp(-z))
+
     # -- main entry ---------------------------------------------------------------------------
 
     def candidates(self, text: str, spans: Sequence[tuple[int, int]], batch_size: int = 32
                    ) -> list[list[_Cand]]:
         """Beam + word-map candidates per span, identity always included, de-duplicated."""
-        items = [context_window(text, s, e) for s, e in spans]
+        return self.window_candidates([context_window(text, s, e) for s, e in spans], batch_size)
+
+    def window_candidates(self, items: Sequence[tuple[str, int, int]], batch_size: int = 32) -> list[list[_Cand]]:
+        """Candidates for (context, span_start, span_end) windows, possibly from different texts."""
         out: list[list[_Cand]] = []
         for i in range(0, len(items), batch_size):
             chunk = items[i:i + batch_size]
-            hyps = beam_search(self.tok, self.enc, self.dec, encode_batch(self.tok, chunk), k=self.beams)
+            batch = encode_batch(self.tok, chunk)
+            h = encode(self.enc, batch)
+            head = self.head.batch(batch["input_ids"].flatten().tolist())
+            hyps = beam_search(self.tok, self.enc, self.dec, batch, k=self.beams, h=h, head=head)
+            start = len(out)
             for (ctx, s, e), hs in zip(chunk, hyps):
                 src = ctx[s:e]
                 cands: dict[str, _Cand] = {}
@@ -486,10 +681,28 @@ class Rewriter:
                         cands[t].lex = lx
                     elif " ".join(words(src)) == src.lower() or t != " ".join(words(src)):
                         cands[t] = _Cand(t, None, self.beams, lx)
+                if self.tlex.map:  # tortured-phrase word map: candidates the thesaurus counts would bury
+                    for ws, _ in self.tlex.candidates(words(src), 8):
+                        cands.setdefault(" ".join(ws), _Cand(" ".join(ws), None, self.beams))
+                for t in mt_candidates(src):
+                    cands.setdefault(t, _Cand(t, None, self.beams)).rule = 1.0
+                for t, pl in self.phrases.options(src):
+                    cands.setdefault(t, _Cand(t, None, self.beams)).phrase = pl
                 ident = src.lower()
                 if ident not in cands:
                     cands[ident] = _Cand(ident, None, self.beams)
                 out.append(list(cands.values()))
+            # Model scores for the identity and the best few word-map candidates only (the 30k-word
+            # output layer is the expensive part); the rest keep lp_missing.
+            todo = []
+            for j, ((ctx, s, e), cs) in enumerate(zip(chunk, out[start:])):
+                ident = ctx[s:e].lower()
+                miss = sorted((c for c in cs if c.lp is None),  # the identity first, then the word maps' best
+                              key=lambda c: (c.text != ident, -max(c.lex or -99.0, c.phrase or -99.0)))
+                todo += [(j, c) for c in miss[:FORCE_SCORED]]
+            for (j, c), lp in zip(todo, force_score(self.tok, self.dec, h, batch["attention_mask"],
+                                                    [(j, c.text) for j, c in todo], head)):
+                c.lp = lp
         return out
 
     def rewrite(self, text: str, spans: Iterable[Any]) -> list[Edit]:
@@ -512,17 +725,19 @@ class Rewriter:
             best = cands[order[0]]
             # Whitespace and punctuation outside the words stay as they were (only words change).
             after = restore_case(src, best.text)
+            conf = probs[order[0]]
             if best.text == src.lower() or after == src:
                 after, applied = src, False
                 reason = "rewriter keeps the span: no candidate beats the original wording"
             else:
-                applied = probs[order[0]] >= self.threshold
-                reason = (f"rewriter: {best.text!r} (p={probs[order[0]]:.2f}) "
+                conf = self.confidence(probs, feats, label)
+                applied = conf >= self.threshold
+                reason = (f"rewriter: {best.text!r} (confidence {conf:.2f}) "
                           + ("above" if applied else "below") + f" threshold {self.threshold:.2f}")
-            kind = "tortured" if label == "tortured" else "spin"
+            kind = label if label in ("tortured", "mt") else "spin"
             cand_rec = [{"text": restore_case(src, cands[i].text), "score": round(probs[i], 4),
                          **{k: round(v, 4) for k, v in feats[i].items()}} for i in order]
             edits.append(Edit(start=s, end=e, before=src, after=after, kind=kind, source=self.source,
-                              score=probs[order[0]], applied=applied, reason=reason, candidates=cand_rec,
+                              score=conf, applied=applied, reason=reason, candidates=cand_rec,
                               meta={"model": NAME, "version": self.version, "detector_score": round(det_score, 4)}))
         return edits

@@ -1,7 +1,9 @@
 """Evaluate the shipped detector: synthetic test split per family, clean prose flag rate, speed.
 
+    .venv/bin/python scripts/eval_detector.py --make-clean test data/clean/test.jsonl   # once
     .venv/bin/python scripts/eval_detector.py --data data/synth --split test \
-        --clean ../shared/corpora/eval-only/bbc-news-2004.jsonl.gz --threads 2 --out runs/detector/eval.json
+        --clean data/clean/test.jsonl ../shared/corpora/eval-only/bbc-news-2004.jsonl.gz --threads 2 \
+        --out runs/detector/eval.json
 
 Span metrics: a predicted span is correct when it overlaps a gold span ("overlap" P/R/F1, the
 phrase-detection numbers), or when its offsets equal a gold span ("exact" F1). Clean prose: spans
@@ -22,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cleaner import detector as D  # noqa: E402
+from cleaner.textio import atomic_write_bytes  # noqa: E402
 from scripts.train_detector import read_jsonl  # noqa: E402
 
 
@@ -108,6 +111,32 @@ def bench(det, texts: list[str], n_sent: int) -> dict:
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
+def make_clean(split: str, out: Path, per_source: int, max_chars: int = 3000) -> None:
+    """Held-out clean prose: `per_source` documents of each corpus's `split` (hash order), each cut
+    to its first paragraphs up to `max_chars`, written as {"id","source","text"} JSONL."""
+    import hashlib
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from spinlib.data import iter_docs
+
+    by: dict[str, list] = {}
+    for src, _reg, did, text in iter_docs(split):
+        by.setdefault(src, []).append((hashlib.md5(did.encode()).hexdigest(), did, text))
+    lines = []
+    for src in sorted(by):
+        for _h, did, text in sorted(by[src])[:per_source]:
+            keep, n = [], 0
+            for para in text.split("\n"):
+                if keep and n + len(para) > max_chars:
+                    break
+                keep.append(para)
+                n += len(para) + 1
+            lines.append(json.dumps({"id": did, "source": src, "text": "\n".join(keep)}, ensure_ascii=False))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, ("\n".join(lines) + "\n").encode("utf-8"))
+    print(f"{out}: {len(lines)} documents from {sorted(by)}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default=None, help="models dir (default: the shipped models/)")
@@ -119,7 +148,13 @@ def main(argv=None):
     ap.add_argument("--bench", type=int, default=2000, help="sentences for the speed run (0: skip)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--make-clean", nargs=2, metavar=("SPLIT", "OUT"),
+                    help="only write a held-out clean-prose sample of the corpora's SPLIT to OUT")
+    ap.add_argument("--per-source", type=int, default=40, help="documents per corpus for --make-clean")
     args = ap.parse_args(argv)
+    if args.make_clean:
+        make_clean(args.make_clean[0], Path(args.make_clean[1]), args.per_source)
+        return
 
     import torch
 

@@ -29,7 +29,7 @@ from spinlib.data import ROOT, iter_docs, pps_map  # noqa: E402
 from spinlib.families import Spinner, chunks  # noqa: E402
 from spinlib.thesaurus import MYTHES, Thesaurus, ThesaurusMissing, load_mythes  # noqa: E402
 
-DOC_FAMILIES = {"none": 0.2, "dictionary": 0.25, "thesaurus": 0.3, "tortured": 0.1, "mt": 0.15}
+DOC_FAMILIES = {"none": 0.2, "dictionary": 0.25, "thesaurus": 0.25, "tortured": 0.15, "mt": 0.15}
 PER_DOC = {"train": 12, "dev": 6, "test": 6}
 SMALL_PER_FAMILY = 250
 
@@ -65,8 +65,6 @@ def spin_doc(spinner: Spinner, split: str, doc_id: str, text: str, seed: int, pe
         fam = family
         if family != "none" and spinner.pps_matches(chunk) and (family == "tortured" or rng.random() < 0.2):
             fam = "tortured"
-        elif family == "tortured":
-            fam = "thesaurus"  # tortured-phrase papers come out of thesaurus spinners
         spun, spans = spinner.spin(chunk, fam, intensity, rng)
         rec_fam = fam if spans else "none"
         out.append({"id": f"{doc_id}#{k}", "split": split, "family": rec_fam,
@@ -97,6 +95,19 @@ def small_set(records: list[dict], seed: int, per_family: int = SMALL_PER_FAMILY
         rs = by[fam]
         out.extend(rng.sample(rs, min(per_family, len(rs))))
     return sorted(out, key=lambda r: r["id"])
+
+
+def write_manifest(out: Path, seed: int) -> None:
+    """manifest.json beside the splits: generator version, seed, record and family counts."""
+    m = {"generator": VERSION, "seed": seed, "splits": {}}
+    for p in sorted(out.glob("*.jsonl")):
+        fams, n = Counter(), 0
+        with open(p, encoding="utf-8") as f:
+            for line in f:
+                fams[json.loads(line)["family"]] += 1
+                n += 1
+        m["splits"][p.stem] = {"records": n, "families": dict(sorted(fams.items()))}
+    (out / "manifest.json").write_text(json.dumps(m, indent=1) + "\n", encoding="utf-8")
 
 
 def main(argv=None) -> int:
@@ -136,6 +147,7 @@ def main(argv=None) -> int:
         if split == "test":
             write_jsonl(a.out / "test-small.jsonl", small_set(records, a.seed))
     if not a.docs and {"train", "dev", "test"} <= set(a.splits):
+        write_manifest(a.out, a.seed)
         (a.out / "READY").write_text(VERSION + "\n", encoding="utf-8")
     return 0
 

@@ -2,7 +2,8 @@
 
     python scripts/train_rewriter.py train  --data data/synth --out models/rewriter --minutes 60
     python scripts/train_rewriter.py rerank --data data/synth --out models/rewriter   # fit on dev
-    python scripts/train_rewriter.py eval   --data data/synth --out models/rewriter --split test
+    python scripts/train_rewriter.py eval   --data data/synth --out models/rewriter --split test --batched
+    python scripts/train_rewriter.py maps|pps|seeds|pipeline|speed --out models/rewriter
 
 Train split only for the model and the word map; the re-ranker and threshold are fitted on dev.
 """
@@ -60,6 +61,20 @@ def examples(records, neg_ratio: float, rng: random.Random):
                 continue
             ctx, cs, ce = rw.context_window(text, s, e)
             out.append((ctx, cs, ce, text[s:e], "none"))
+    return out
+
+
+def balance(ex, per_family: str, rng: random.Random):
+    """Cap each family at its share (e.g. "dictionary=12000,thesaurus=12000"): the simulator's
+    families are very unequal and one training hour sees only a few tens of thousands of spans."""
+    caps = {k: int(v) for k, v in (x.split("=") for x in per_family.split(",") if x)}
+    by = collections.defaultdict(list)
+    for x in ex:
+        by[x[4]].append(x)
+    out = []
+    for fam, xs in by.items():
+        rng.shuffle(xs)
+        out += xs[: caps.get(fam, len(xs))]
     return out
 
 
@@ -124,17 +139,56 @@ def warm_examples(corpus: Path, n: int, rng: random.Random, nb):
 
 
 def build_lexmap(records, out: Path) -> None:
-    """Word-level substitutions from equal-length aligned spans, plus identity counts of span words."""
-    pairs = collections.Counter()
+    """Word-level substitutions from equal-length aligned spans, plus identity counts of span words
+    (lexmap.tsv), and whole-span restorations seen at least twice (phrasemap.tsv)."""
+    pairs, phrases, tpairs = collections.Counter(), collections.Counter(), collections.Counter()
     for r in records:
         for sp in r.get("spans", []):
             a, b = rw.words(sp["before"]), rw.words(sp["after"])
             if len(a) == len(b):
                 for x, y in zip(a, b):
                     pairs[(x, y)] += 1
+                    if sp.get("family") == "tortured":
+                        tpairs[(x, y)] += 1
+            if a and b and a != b and sp.get("family") != "mt":
+                phrases[(" ".join(a), " ".join(b))] += 1
     lines = ["# spun-word<TAB>original-word<TAB>count (train split; identical pair = kept)"]
     lines += [f"{a}\t{b}\t{n}" for (a, b), n in sorted(pairs.items()) if n >= 1]
     atomic_write_bytes(out, ("\n".join(lines) + "\n").encode("utf-8"))
+    # Tortured phrases: the synthetic train spans plus every pair of the PPS list's train split
+    # (its own word map: the thesaurus family's counts would drown these).
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        from spinlib.data import pps_map
+
+        for exp, tors in pps_map("train").items():
+            for t in tors:
+                a, b = rw.words(t), rw.words(exp)
+                if len(a) == len(b):
+                    tpairs.update(zip(a, b))
+    except SystemExit:  # ../shared absent: synthetic spans only
+        pass
+    lines = ["# tortured word<TAB>expected word<TAB>count (train split of the PPS list + synthetic train spans)"]
+    lines += [f"{a}\t{b}\t{n}" for (a, b), n in sorted(tpairs.items())]
+    atomic_write_bytes(out.parent / "lexmap_tortured.tsv", ("\n".join(lines) + "\n").encode("utf-8"))
+    lines = ["# spun phrase<TAB>original phrase<TAB>count (train split, count >= 2)"]
+    lines += [f"{a}\t{b}\t{n}" for (a, b), n in sorted(phrases.items()) if n >= 2]
+    atomic_write_bytes(out.parent / "phrasemap.tsv", ("\n".join(lines) + "\n").encode("utf-8"))
+    # Output shortlist: every wordpiece of a training target (decoding softmaxes over these only).
+    from transformers import BertTokenizerFast
+
+    tok = BertTokenizerFast.from_pretrained(str(rw.minilm_dir()), local_files_only=True)
+    ids: set[int] = set()
+    targets = sorted({b for (_, b) in phrases} | {b for (_, b) in pairs} | {b for (_, b) in tpairs})
+    for i in range(0, len(targets), 5000):
+        for x in tok(targets[i:i + 5000], add_special_tokens=False)["input_ids"]:
+            ids.update(x)
+    atomic_write_bytes(out.parent / "shortlist.txt", (" ".join(map(str, sorted(ids))) + "\n").encode("ascii"))
+
+
+def maps(a) -> None:
+    """Rebuild lexmap.tsv and phrasemap.tsv from the train split (no model needed)."""
+    build_lexmap(read_jsonl(Path(a.data) / "train.jsonl", a.limit), Path(a.out) / "lexmap.tsv")
 
 
 def save(out: Path, cfg: dict, enc, dec, enc_names, dec_names) -> None:
@@ -174,18 +228,23 @@ def train(a) -> None:
     if a.init:
         load_weights(Path(a.init), enc, dec)
         cfg["init"] = str(a.init)
-    if a.warm:
-        ex = warm_examples(Path(a.warm), a.warm_n, rng, rw.Neighbours(tok, enc.embeddings.word_embeddings.weight))
-        cfg["data"] = f"warm-up: {a.warm}"
-    else:
+    ex = []
+    if a.warm:  # embedding-neighbour noise on clean corpus text: contextual restoration of unseen words
+        nb = rw.Neighbours(tok, enc.embeddings.word_embeddings.weight)
+        ex = warm_examples(Path(a.warm), a.warm_n, rng, nb)
+        cfg["warm"] = f"{len(ex)} neighbour-noise examples from {a.warm}"
+    if not a.warm_only:
         recs = list(read_jsonl(Path(a.data) / "train.jsonl", a.limit))
         build_lexmap(recs, out / "lexmap.tsv")
-        ex = examples(recs, a.neg_ratio, rng)
+        ex += balance(examples(recs, a.neg_ratio, rng), a.per_family, rng)
     rng.shuffle(ex)
+    # Similar lengths per batch (less padding), batches in random order.
+    ex = sorted(ex, key=lambda x: len(x[0]) // 16 + rng.random())
+    batches = [ex[i:i + a.batch] for i in range(0, len(ex) - a.batch + 1, a.batch)]
     fam = collections.Counter(x[4] for x in ex)
     print(f"{len(ex)} examples {dict(fam)}", flush=True)
     ready = Path(a.data) / "READY"
-    cfg["generator"] = ready.read_text(encoding="utf-8").strip()[:200] if ready.is_file() and not a.warm else ""
+    cfg["generator"] = ready.read_text(encoding="utf-8").strip()[:200] if ready.is_file() and not a.warm_only else ""
     enc_names, dec_names = rw.trainable_names(cfg, enc, dec)
     for k, p in enc.named_parameters():
         p.requires_grad = k in enc_names
@@ -201,7 +260,8 @@ def train(a) -> None:
     enc.train()
     dec.train()
     while True:
-        for i in range(0, len(ex) - a.batch + 1, a.batch):
+        rng.shuffle(batches)
+        for b in batches:
             el = time.time() - t0
             if el > budget or (a.max_steps and step >= a.max_steps):
                 save(out, cfg, enc, dec, enc_names, dec_names)
@@ -211,7 +271,6 @@ def train(a) -> None:
             f = min(1.0, (step + 1) / 200) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
             for g, lr in zip(opt.param_groups, base_lr):
                 g["lr"] = lr * f
-            b = ex[i:i + a.batch]
             inp = rw.encode_batch(tok, [(c, s, e) for c, s, e, _, _ in b])
             tgt = rw.target_ids(tok, [t for *_, t, _ in b])
             L = max(len(t) for t in tgt)
@@ -238,7 +297,6 @@ def train(a) -> None:
                 print(f"step {step} {el / 60:.1f} min loss {ema:.3f}", flush=True)
             if step % a.save_every == 0:
                 save(out, cfg, enc, dec, enc_names, dec_names)
-        rng.shuffle(ex)
 
 
 def span_sets(a, split: str, n: int, seed: int):
@@ -269,9 +327,7 @@ def run(R, items, batch: int = 32):
     res = []
     for i in range(0, len(items), batch):
         chunk = items[i:i + batch]
-        cands = []
-        for text, s, e, *_ in chunk:
-            cands.extend(R.candidates(text, [(s, e)]))
+        cands = R.window_candidates([rw.context_window(text, s, e) for text, s, e, *_ in chunk], batch)
         for (text, s, e, gold, fam), cs in zip(chunk, cands):
             src = text[s:e]
             lw, rw_ = rw.words(text[max(0, s - 40):s]), rw.words(text[e:e + 40])
@@ -287,7 +343,7 @@ def rerank(a) -> None:
     torch.set_num_threads(a.threads)
     out = Path(a.out)
     R = rw.Rewriter(out, rw.minilm_dir(), use_tables=False)
-    items = span_sets(a, "dev", a.n, 1)
+    items = span_sets(a, "dev", a.n, 1) + pps_items("dev")[: a.n // 3]
     t0 = time.time()
     res = run(R, items)
     print(f"{len(items)} dev spans in {time.time() - t0:.0f}s", flush=True)
@@ -311,13 +367,38 @@ def rerank(a) -> None:
 
     opt.step(closure)
     R.rerank = {"weights": {k: round(float(v), 5) for k, v in zip(keys, w.detach())}}
+    # Calibrator: P(best candidate is the original | kind of evidence behind it), on the same dev spans.
+    C, T, pts_raw = [], [], []
+    for src, gold, fam, cs, feats in res:
+        p = R.score_candidates(feats)
+        i = max(range(len(cs)), key=lambda j: p[j])
+        if cs[i].text == src.lower() or rw.restore_case(src, cs[i].text) == src:
+            continue
+        x = rw.calib_features(p, feats, "mt" if fam == "mt" else None)
+        C.append([x[k] for k in rw.CALIB])
+        T.append(1.0 if rw.restore_case(src, cs[i].text).lower() == gold.lower() else 0.0)
+    Xc, Yc = torch.tensor(C), torch.tensor(T)
+    wc = torch.zeros(len(rw.CALIB) + 1, requires_grad=True)
+    opt = torch.optim.LBFGS([wc], max_iter=200)
+
+    def closure_c():
+        opt.zero_grad()
+        z = Xc @ wc[1:] + wc[0]
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(z, Yc) + 1e-3 * (wc[1:] ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure_c)
+    R.rerank["calib"] = {"bias": round(float(wc[0]), 5),
+                         "weights": {k: round(float(v), 5) for k, v in zip(rw.CALIB, wc[1:].detach())}}
     # Threshold: the lowest confidence whose applied edits on dev still reach the target precision.
     pts = []
     for src, gold, fam, cs, feats in res:
         p = R.score_candidates(feats)
         i = max(range(len(cs)), key=lambda j: p[j])
-        if cs[i].text != src.lower():
-            pts.append((p[i], rw.restore_case(src, cs[i].text).lower() == gold.lower()))
+        if cs[i].text != src.lower() and rw.restore_case(src, cs[i].text) != src:
+            conf = R.confidence(p, feats, "mt" if fam == "mt" else None)
+            pts.append((conf, rw.restore_case(src, cs[i].text).lower() == gold.lower()))
     pts.sort(key=lambda x: -x[0])
     thr, ok = 0.99, 0
     for n, (p, good) in enumerate(pts, 1):
@@ -330,47 +411,201 @@ def rerank(a) -> None:
     print(json.dumps(R.rerank, indent=2))
 
 
-def evaluate(a) -> None:
-    import torch
+def label(family: str) -> str | None:
+    """The detector labels machine-translation spans "mt" (B-MT/I-MT); the rest carry no label."""
+    return "mt" if family == "mt" else None
 
-    torch.set_num_threads(a.threads)
-    R = rw.Rewriter(Path(a.out), rw.minilm_dir(), use_tables=not a.no_tables)
-    items = span_sets(a, a.split, a.n, 2)
+
+def score_items(R, items, batched: bool) -> dict:
+    """Rewrite every (text, s, e, gold, family) item; per-family exact restoration and precision."""
+    stats = collections.defaultdict(collections.Counter)
+    tok = collections.Counter()
     t0 = time.time()
-    stats = collections.defaultdict(lambda: collections.Counter())
-    tp_tok = all_tok = 0
-    n_spans = 0
-    for text, s, e, gold, fam in items:
-        ed = R.rewrite(text, [(s, e)])[0]
-        n_spans += 1
+    if batched:  # all spans of one text in one call, as the pipeline does
+        groups = collections.defaultdict(list)
+        for it in items:
+            groups[it[0]].append(it)
+        eds = []
+        for text, its in groups.items():
+            eds += list(zip(its, R.rewrite(text, [(s, e, 1.0, label(f)) for _, s, e, _, f in its])))
+    else:
+        eds = [(it, R.rewrite(it[0], [(it[1], it[2], 1.0, label(it[4]))])[0]) for it in items]
+    dt = time.time() - t0
+    for (text, s, e, gold, fam), ed in eds:
         c = stats[fam]
         c["n"] += 1
-        c["top1"] += ed.after == gold or (ed.after == ed.before and gold == ed.before)
-        c["top1_ci"] += ed.after.lower() == gold.lower()
+        out = ed.after if ed.applied else ed.before
+        c["top1"] += ed.after.lower() == gold.lower()  # best candidate, applied or not
+        c["exact"] += out == gold  # the text after the rewriter equals the original
+        c["exact_ci"] += out.lower() == gold.lower()
+        c["changed"] += ed.before != gold
         if ed.applied:
             c["applied"] += 1
             c["applied_ok"] += ed.after.lower() == gold.lower()
-            # Changed tokens: words of `after` not in `before`; right when the original has them too.
+            # Tokens the edit introduces; right when the original has them at that place.
             new = collections.Counter(rw.words(ed.after)) - collections.Counter(rw.words(ed.before))
-            all_tok += sum(new.values())
-            tp_tok += sum((new & collections.Counter(rw.words(gold))).values())
-    dt = time.time() - t0
-    print(f"{a.split}: {n_spans} spans in {dt:.1f}s = {n_spans / dt:.1f} spans/s (1 thread, 1 span per call)")
-    tot = collections.Counter()
+            tok["all"] += sum(new.values())
+            tok["ok"] += sum((new & collections.Counter(rw.words(gold))).values())
+    res = {"spans": len(items), "seconds": round(dt, 1), "spans_per_s": round(len(items) / dt, 1),
+           "batched": batched, "families": {}}
+    spun = collections.Counter()
     for fam, c in sorted(stats.items()):
-        tot.update(c if fam != "none" else {})
-        print(f"  {fam:12s} n={c['n']:5d} top1={c['top1'] / c['n']:.3f} top1_ci={c['top1_ci'] / c['n']:.3f} "
-              f"applied={c['applied'] / c['n']:.3f} applied&exact={c['applied_ok'] / c['n']:.3f}")
-    if tot["n"]:
-        print(f"  {'spun (all)':12s} n={tot['n']:5d} top1={tot['top1'] / tot['n']:.3f} "
-              f"top1_ci={tot['top1_ci'] / tot['n']:.3f} applied&exact={tot['applied_ok'] / tot['n']:.3f} "
-              f"edit precision={tot['applied_ok'] / max(1, tot['applied'] + stats['none']['applied']):.3f}")
-    print(f"  token precision of applied changes: {tp_tok / max(1, all_tok):.3f} ({all_tok} tokens)")
+        if fam != "none":
+            spun.update(c)
+        res["families"][fam] = _rates(c)
+    res["spun"] = _rates(spun)
+    neg = stats.get("none", collections.Counter())
+    res["edit_precision"] = round(spun["applied_ok"] / max(1, spun["applied"] + neg["applied"]), 4)
+    res["token_precision"] = round(tok["ok"] / max(1, tok["all"]), 4)
+    res["applied_tokens"] = tok["all"]
+    return res
+
+
+def _rates(c) -> dict:
+    n = max(1, c["n"])
+    return {"n": c["n"], "exact": round(c["exact"] / n, 4), "exact_ci": round(c["exact_ci"] / n, 4),
+            "top1": round(c["top1"] / n, 4), "applied": round(c["applied"] / n, 4),
+            "applied_precision": round(c["applied_ok"] / max(1, c["applied"]), 4)}
+
+
+def report(name: str, res: dict, out: Path | None) -> None:
+    print(f"{name}: {res['spans']} spans in {res['seconds']}s = {res['spans_per_s']} spans/s "
+          f"({'batched per text' if res['batched'] else '1 span per call'}, 1 thread)")
+    for fam, r in list(res["families"].items()) + [("spun (all)", res["spun"])]:
+        print(f"  {fam:12s} n={r['n']:5d} exact={r['exact']:.3f} exact_ci={r['exact_ci']:.3f} top1={r['top1']:.3f} "
+              f"applied={r['applied']:.3f} applied_precision={r['applied_precision']:.3f}")
+    print(f"  edit precision={res['edit_precision']:.3f} token precision of applied changes="
+          f"{res['token_precision']:.3f} ({res['applied_tokens']} tokens)")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(out, (json.dumps({"name": name, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                             **res}, indent=1) + "\n").encode("utf-8"))
+
+
+def load(a):
+    import torch
+
+    torch.set_num_threads(a.threads)
+    return rw.Rewriter(Path(a.out), rw.minilm_dir(), use_tables=not a.no_tables)
+
+
+def evaluate(a) -> None:
+    R = load(a)
+    items = span_sets(a, a.split, a.n, 2)
+    report(f"synthetic {a.split}", score_items(R, items, a.batched), Path(a.results) / f"synth_{a.split}.json")
+
+
+TEMPLATES = ("In this paper, we propose a new approach based on {} for this task.",
+             "The experimental results show that {} improves the performance of the system.",
+             "Recent studies of {} have reported promising results.",
+             "We compare {} with two baselines on three data sets.")
+
+
+def pps_items(split: str) -> list:
+    """Tortured phrases of one split of the PPS list in neutral template sentences."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from spinlib.data import pps_map
+
+    items = []
+    for exp, tors in sorted(pps_map(split).items()):
+        for t in tors:
+            tpl = TEMPLATES[doc_bucket(exp + t) % len(TEMPLATES)]
+            s = tpl.index("{}")
+            items.append((tpl.format(t), s, s + len(t), exp, "pps-template"))
+    random.Random(5).shuffle(items)
+    return items
+
+
+def pps(a) -> None:
+    """PPS test split: tortured phrases whose expected phrase is never in training, in sentences
+    (neutral templates, one per phrase by hash, and the simulator's test records of the tortured family)."""
+    R = load(a)
+    items = pps_items("test")
+    report("PPS test split, template sentences", score_items(R, items, True), Path(a.results) / "pps_templates.json")
+    recs = [r for r in read_jsonl(Path(a.data) / f"{a.split}.jsonl") if r["family"] == "tortured"]
+    items = [(r["spun"], sp["start"], sp["end"], sp["after"], "tortured") for r in recs for sp in r["spans"]
+             if sp["family"] == "tortured"]
+    report(f"PPS test split, simulator {a.split} records", score_items(R, items, True),
+           Path(a.results) / "pps_synth.json")
+
+
+def seeds(a) -> None:
+    """Seed 002 with the gold spans handed to the rewriter (an oracle detector, tables off)."""
+    R = load(a)
+    gold = json.loads((Path(__file__).resolve().parent.parent / "tests/cases/seed_002_gold.json").read_text())
+    seed = next((Path(__file__).resolve().parent.parent.parent / "shared/seeds").glob("002_*.txt"))
+    text = seed.read_text(encoding="utf-8")
+    items = [(text, s, t, g["after"], "seed-002") for g in gold for s, t in g["spans"]]
+    report("seed 002, gold spans, tables off", score_items(R, items, True), Path(a.results) / "seed002.json")
+
+
+def pipeline(a) -> None:
+    """Detector + rewriter inside the Cleaner (needs models/detector): seed 002 with the tables off
+    and with everything on, and applied edits per 10,000 words on held-out clean prose."""
+    import torch
+
+    from cleaner import Cleaner
+    from cleaner.config import Config
+
+    torch.set_num_threads(a.threads)
+    root = Path(__file__).resolve().parent.parent
+    cfg = Config(models_dir=str(Path(a.out).parent)) if a.out else Config()
+    gold = json.loads((root / "tests/cases/seed_002_gold.json").read_text())
+    text = next((root.parent / "shared/seeds").glob("002_*.txt")).read_text(encoding="utf-8")
+    spans = [(s, t, g["after"]) for g in gold for s, t in g["spans"]]
+    res = {}
+    for name, stages in (("models only (tables off)", ("mt", "detector", "rewriter")),
+                         ("full pipeline", ("tables", "mt", "detector", "rewriter"))):
+        r = Cleaner(config=cfg, stages=stages).clean(text)
+        ap = [e for e in r.edits if e.applied]
+        flagged = sum(any(e.start <= s and t <= e.end for e in r.edits) for s, t, _ in spans)
+        restored = sum(any(e.start <= s and t <= e.end and g.lower() in e.after.lower() for e in ap)
+                       for s, t, g in spans)
+        wrong = sum(not any(e.start < t and s < e.end for s, t, _ in spans) for e in ap)
+        res[name] = {"gold_spans": len(spans), "flagged": flagged, "restored": restored,
+                     "restored_rate": round(restored / len(spans), 3), "applied": len(ap),
+                     "applied_outside_gold": wrong, "notices": r.notices}
+        print(f"seed 002, {name}: {restored}/{len(spans)} gold spans restored ({restored / len(spans):.2f}), "
+              f"{flagged} flagged, {len(ap)} applied edits, {wrong} outside the gold spans", flush=True)
+    docs = [json.loads(x)["text"] for x in open(root / "data/clean/test.jsonl", encoding="utf-8")]
+    c = Cleaner(config=cfg, stages=("detector", "rewriter"))
+    n_words = applied = reported = 0
+    t0 = time.time()
+    for d in docs:
+        r = c.clean(d)
+        n_words += len(d.split())
+        applied += sum(e.applied and e.source.startswith("model:rewriter") for e in r.edits)
+        reported += sum(not e.applied for e in r.edits)
+    res["clean prose"] = {"docs": len(docs), "words": n_words, "rewriter_applied": applied,
+                          "per_10k_words": round(applied / n_words * 1e4, 3), "reported": reported,
+                          "seconds": round(time.time() - t0, 1)}
+    print(f"clean prose (data/clean/test.jsonl, {len(docs)} docs, {n_words} words): {applied} applied rewriter "
+          f"edits = {applied / n_words * 1e4:.2f} per 10k words; {reported} reported only", flush=True)
+    out = Path(a.results) / "pipeline.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, (json.dumps({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **res},
+                                        indent=1) + "\n").encode("utf-8"))
+
+
+def speed(a) -> None:
+    """Spans per second for one call with many spans (test records joined as paragraphs of one text)."""
+    R = load(a)
+    text, spans = "", []
+    for r in read_jsonl(Path(a.data) / "test.jsonl", 300):
+        spans += [(len(text) + sp["start"], len(text) + sp["end"]) for sp in r["spans"]]
+        text += r["spun"] + "\n\n"
+    spans = spans[: a.n]
+    R.rewrite(text, spans[:32])  # warm-up
+    t, c = time.time(), time.process_time()
+    R.rewrite(text, spans)
+    w = time.time() - t
+    print(f"{len(spans)} spans in one call, {a.threads} thread(s): {len(spans) / w:.1f} spans/s wall, "
+          f"{len(spans) / (time.process_time() - c):.1f} per CPU second, load average {os.getloadavg()[0]:.1f}")
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("cmd", choices=("train", "rerank", "eval"))
+    p.add_argument("cmd", choices=("train", "maps", "rerank", "eval", "pps", "seeds", "pipeline", "speed"))
     p.add_argument("--data", default="data/synth")
     p.add_argument("--out", default="models/rewriter")
     p.add_argument("--minutes", type=float, default=60)
@@ -385,6 +620,9 @@ def main(argv=None) -> None:
     p.add_argument("--init", help="start from the weights in this folder")
     p.add_argument("--warm", help="warm-up on this corpora folder (embedding-neighbour noise) instead of --data")
     p.add_argument("--warm-n", type=int, default=30000)
+    p.add_argument("--warm-only", action="store_true", help="train on the warm-up examples alone")
+    p.add_argument("--per-family", default="dictionary=14000,thesaurus=14000,tortured=14000,mt=3000,none=6000",
+                   help="cap on training spans per family")
     p.add_argument("--limit", type=int, default=None, help="read at most this many train records")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=1)
@@ -392,8 +630,12 @@ def main(argv=None) -> None:
     p.add_argument("--precision", type=float, default=0.97)
     p.add_argument("--split", default="test")
     p.add_argument("--no-tables", action="store_true")
+    p.add_argument("--batched", action="store_true", help="eval: all spans of a text in one call")
+    p.add_argument("--results", default="runs/rewriter/results", help="where eval writes its JSON")
     a = p.parse_args(argv)
-    {"train": train, "rerank": rerank, "eval": evaluate}[a.cmd](a)
+    cmds = {"train": train, "maps": maps, "rerank": rerank, "eval": evaluate, "pps": pps, "seeds": seeds,
+            "pipeline": pipeline, "speed": speed}
+    cmds[a.cmd](a)
 
 
 if __name__ == "__main__":

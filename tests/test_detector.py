@@ -101,7 +101,13 @@ def test_batch_equals_single(det):
     assert batch[-3].spans == [] and batch[-3].words == []
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.get("id", str(i)) for i, c in enumerate(CASES)])
+def _params():
+    for i, c in enumerate(CASES):
+        marks = [pytest.mark.xfail(reason="known miss of the shipped model", strict=False)] if c.get("known_miss") else []
+        yield pytest.param(c, id=c.get("id", str(i)), marks=marks)
+
+
+@pytest.mark.parametrize("case", list(_params()))
 def test_cases(det, case):
     t = case["text"]
     o = det.detect(t)
@@ -109,6 +115,10 @@ def test_cases(det, case):
     for phrase in case.get("flags", []):
         i = t.index(phrase)
         assert any(s.start < i + len(phrase) and i < s.end for s in o.spans), f"{phrase!r} not flagged: {flagged}"
+    for phrase in case.get("ranks", []):
+        i = t.index(phrase)
+        s, e, p = max(o.words, key=lambda w: w[2])
+        assert i <= s and e <= i + len(phrase), f"{phrase!r} not ranked first: {t[s:e]!r} ({p})"
     if case.get("clean"):
         assert flagged == [], f"false flags on clean text: {flagged}"
         assert o.doc_score < 0.5

@@ -7,6 +7,7 @@ so the proposals are known and do not move when the shipped tables grow.
 import gzip
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from cleaner import Cleaner, Edit, apply_edits
 from cleaner.cli import build_parser, main as cli_main
 from cleaner.review import Doc, ReviewError, Session, paragraph_span, run, sentence_span, sha256
 
-from conftest import ROOT, run_cli, shared
+from conftest import ROOT, SHARED, run_cli
 
 DEMO = str(ROOT / "tests" / "fixtures" / "demo.tsv")
 SAMPLE = ROOT / "samples" / "spun-article.txt"
@@ -26,9 +27,9 @@ def args_for(*argv):
     return build_parser().parse_args(["review", *argv])
 
 
-def plain(*argv, keys=""):
+def plain(*argv, keys="", cleaner=None):
     out = io.StringIO()
-    rc = run(args_for(*argv), stdin=io.StringIO(keys), stdout=out)
+    rc = run(args_for(*argv), cleaner=cleaner, stdin=io.StringIO(keys), stdout=out)
     return rc, out.getvalue()
 
 
@@ -152,6 +153,12 @@ def test_pick_candidate(tmp_path):
     assert (it.decision, it.final, it.candidate) == ("accept", "forced labour", 1)
     [rec] = s.reviewed_edits(s.docs[0])
     assert rec.after == "forced labour" and rec.meta["review"]["proposed"] == "forced labor"
+    # The rewriter lists the original wording as a candidate too; picking it keeps the text.
+    e2 = Edit(4, 19, "compelled labor", "forced labor", score=0.7, applied=False,
+              candidates=[{"text": "forced labor", "score": 0.7}, {"text": "compelled labor", "score": 0.3}])
+    s = Session(s.docs, [[e2]], str(tmp_path / "d2.jsonl"), "tester")
+    s.pick(s.items[0], 1)
+    assert s.items[0].decision == "reject"
 
 
 def test_decision_log_errors(tmp_path):
@@ -192,10 +199,10 @@ def test_bom_and_crlf_survive_apply(tmp_path, monkeypatch):
 
 def test_bad_input_is_reported(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "bad.txt").write_bytes(b"caf\xe9 local weather change\n")
+    (tmp_path / "bad.txt").write_bytes(b"r\xe9sum\xe9 local weather change\n")
     rc, out = plain("--fast", "--tables", DEMO, "bad.txt", "missing.txt")
     assert rc == 1 and "invalid UTF-8" in out and "missing.txt" in out
-    assert (tmp_path / "bad.txt").read_bytes() == b"caf\xe9 local weather change\n"
+    assert (tmp_path / "bad.txt").read_bytes() == b"r\xe9sum\xe9 local weather change\n"
     rc, out = plain("--fast", "-")
     assert rc == 2 and "standard input" in out
 
@@ -288,29 +295,123 @@ def test_batch_log_that_does_not_match_input(tmp_path, monkeypatch):
 
 # -- the issue's acceptance scenario on the real seed article ------------------------------------
 
-def test_seed_002_end_to_end(tmp_path, monkeypatch):
-    seed = next(shared("seeds").glob("002_*.txt"))
+def _spun_article():
+    """Seed 002 (the real spun article) when ../shared is present, else the committed sample."""
+    seeds = SHARED / "seeds"
+    return next(seeds.glob("002_*.txt")) if seeds.is_dir() else SAMPLE
+
+
+def test_seed_002_end_to_end(tmp_path, monkeypatch, fast_cleaner):
+    """Accept some, reject some, edit one, quit, resume (another reviewer), apply, revert;
+    real Cleaner with the shipped tables, on a copy of seed 002."""
+    from cleaner.tables import shipped_tables
+    if not shipped_tables():
+        pytest.skip("no shipped phrase tables in models/tables")
     monkeypatch.chdir(tmp_path)
     p = tmp_path / "002.txt"
-    shutil.copyfile(seed, p)
-    orig = p.read_text()
-    common = ("--fast", "--reviewer", "erin", "002.txt")
-    rc, out = plain(*common, keys="y\nn\ny\ne\nhand-made\nq\n")
-    assert rc == 0 and "2 accepted, 1 edited, 1 rejected" in out
-    rc, out = plain(*common, keys="n\ny\nq\n")            # resume: two more decisions
-    s = session_for_default(p)
-    c = s.counts()
-    assert (c["accept"], c["edit"], c["reject"]) == (3, 1, 2)
+    shutil.copyfile(_spun_article(), p)
+    orig_bytes = p.read_bytes()
+    orig = p.read_text(encoding="utf-8")
+    items = session_for_default(p, fast_cleaner).items
+    assert len(items) >= 8, "seed 002 should get plenty of proposals from the shipped tables"
+    # Planned answers for the first six edits; a flag without a replacement cannot be accepted.
+    plan = ["y", "n", "y", "e", "n", "y"]
+    keys = [k if k != "y" or it.proposes else "n" for k, it in zip(plan, items)]
+    first = "".join(k + "\n" + ("hand-made\n" if k == "e" else "") for k in keys[:4])
+    rc, out = plain("--fast", "--reviewer", "erin", "002.txt", keys=first + "q\n", cleaner=fast_cleaner)
+    assert rc == 0 and f"{keys[:4].count('y')} accepted, 1 edited, {keys[:4].count('n')} rejected" in out
+    assert p.read_bytes() == orig_bytes
+    rest = "".join(k + "\n" for k in keys[4:]) + "q\n"
+    rc, out = plain("--fast", "--reviewer", "frank", "002.txt", keys=rest, cleaner=fast_cleaner)
+    assert rc == 0 and re.search(r"^\[(\d+)/\d+\]", out, re.M).group(1) == "5"   # resumed at the fifth edit
+    s = session_for_default(p, fast_cleaner)
+    assert [it.decision for it in s.items[:6]] == [{"y": "accept", "n": "reject", "e": "edit"}[k] for k in keys]
     accepted = [it for it in s.items if it.accepted]
-    rc, out = plain(*common, "--apply")
-    assert rc == 0
+    rc, out = plain("--fast", "002.txt", "--apply", cleaner=fast_cleaner)
+    assert rc == 0 and "1 files changed" in out
     expect = apply_edits(orig, [Edit(it.edit.start, it.edit.end, it.edit.before, it.final) for it in accepted])
-    assert p.read_text() == expect and "hand-made" in expect
+    assert p.read_text(encoding="utf-8") == expect and "hand-made" in expect
     [audit] = [json.loads(x) for x in Path("cleaner-audit.jsonl").read_text().splitlines()]
-    who = {(e["before"], e["meta"]["review"]["decision"], e["meta"]["review"]["user"]) for e in audit["edits"]}
-    assert len(who) == 6 and all(u == "erin" for _, _, u in who)
+    who = [(e["start"], e["applied"], e["meta"]["review"]["decision"], e["meta"]["review"]["user"])
+           for e in sorted(audit["edits"], key=lambda e: e["start"])]
+    assert who == [(it.edit.start, it.accepted, it.decision, "erin" if n < 4 else "frank")
+                   for n, it in enumerate(s.items[:6])]
+    assert cli_main(["revert", "--log", "cleaner-audit.jsonl", "002.txt"]) == 0
+    assert p.read_bytes() == orig_bytes
 
 
-def session_for_default(path):
+def session_for_default(path, cleaner=None):
     from cleaner.review import build_session
-    return build_session(args_for("--fast", str(path)))[0]
+    return build_session(args_for("--fast", str(path)), cleaner)[0]
+
+
+def test_flag_without_replacement(tmp_path):
+    """Detector-only spans and proximity hits propose nothing: accepting is refused, edit works."""
+    flag = Edit(4, 19, "compelled labor", "compelled labor", source="model:detector@1", score=0.7, applied=False)
+    s = _hand_session(tmp_path, [flag])
+    assert not s.items[0].proposes
+    with pytest.raises(ReviewError, match="no replacement proposed"):
+        s.decide(s.items[0], "accept")
+    assert s.decide_all(s.items[0], "rule", "accept") == 0 and s.counts()["pending"] == 1
+    s.decide(s.items[0], "edit", "forced labor")
+    assert apply_edits(s.docs[0].text, s.reviewed_edits(s.docs[0])) == "The forced labor camps."
+
+
+def test_missing_table_is_a_clear_error(article):
+    rc, out = plain("--fast", "--tables", "no-such-table.tsv", "article.txt")
+    assert rc == 2 and "no-such-table.tsv" in out and "not found" in out
+
+
+def test_review_of_a_real_batch_run(tmp_path, monkeypatch):
+    """`cleaner clean --edit-log` then `cleaner review --log`: the two commands agree on the format."""
+    monkeypatch.chdir(tmp_path)
+    paras = [t for t in SAMPLE.read_text().split("\n\n") if t.strip()]
+    Path("corpus.jsonl").write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(paras)))
+    assert cli_main(["clean", "--fast", "--tables", DEMO, "-o", "out.jsonl", "--edit-log", "edits.jsonl",
+                     "--progress", "none", "corpus.jsonl"]) in (0, 1)
+    rc, out = plain("--log", "edits.jsonl", "corpus.jsonl", "--reviewer", "gus", keys="n\nA\nq\n")
+    assert rc == 0 and "[1/11] d0:1:16" in out
+    rc, out = plain("--log", "edits.jsonl", "corpus.jsonl", "--apply")
+    assert rc == 0
+    got = [json.loads(x)["text"] for x in Path("corpus.reviewed.jsonl").read_text().splitlines()]
+    assert got[0] == paras[0]                                   # its one edit was rejected
+    assert "the White House said in" in got[1] and "Rights groups" in got[2]
+    assert "including including" in got[4]                      # another rule: still pending, untouched
+
+
+def test_folder_skip_file_and_apply_both(article, tmp_path):
+    """A folder of two files: skip moves to the next file; --apply writes each and logs each."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.move(article, docs / "a.txt")
+    shutil.copyfile(SAMPLE, docs / "b.txt")
+    rc, out = plain("--fast", "--tables", DEMO, "docs", keys="y\ns\nn\ny\nq\n")
+    assert rc == 0 and "[12/22] docs/b.txt:1:16" in out
+    s = session_for(docs)
+    assert [(it.doc.name[-5:], it.edit.before, it.decision) for it in s.items if it.decision != "pending"] == [
+        ("a.txt", "local weather change", "accept"), ("b.txt", "local weather change", "reject"),
+        ("b.txt", "Home", "accept")]
+    rc, out = plain("--fast", "--tables", DEMO, "docs", "--apply")
+    assert rc == 0 and "2 files changed" in out
+    assert (docs / "a.txt").read_text().startswith("Lawmakers back climate change")
+    b = (docs / "b.txt").read_text()
+    assert "the White House stated" in b and b.startswith("Lawmakers back local weather change")
+    audit = Path("cleaner-audit.jsonl").read_text().splitlines()
+    assert [json.loads(x)["path"] for x in audit] == [str(docs / "a.txt"), str(docs / "b.txt")]
+    for name in ("a.txt", "b.txt"):
+        assert cli_main(["revert", "--log", "cleaner-audit.jsonl", str(docs / name)]) == 0
+        assert (docs / name).read_bytes() == SAMPLE.read_bytes()
+
+
+def test_unsaved_decision_is_not_kept(tmp_path):
+    """If the decision log cannot be written, the decision is refused, not silently kept in memory."""
+    e = Edit(4, 19, "compelled labor", "forced labor")
+    s = _hand_session(tmp_path, [e])
+    s.decide(s.items[0], "accept")
+    s.log_path = str(tmp_path / "no-such-dir" / "d.jsonl")
+    with pytest.raises(ReviewError, match="cannot save the decision"):
+        s.undo()
+    assert s.items[0].decision == "accept"
+    with pytest.raises(ReviewError, match="cannot save the decision"):
+        s.decide(s.items[0], "reject")
+    assert (s.items[0].decision, s.items[0].final) == ("accept", "forced labor")

@@ -60,7 +60,8 @@ def decisions(s):
 
 def test_accept_reject_edit_and_log(article, tmp_path):
     s = session(article)
-    app, cap, _ = drive(s, "y", "n", "e", ("type", "announced"), "enter")
+    # Typed into the edit box key by key: app keys (a, n, e, q ...) must go to the Input, not the app.
+    app, cap, _ = drive(s, "y", "n", "e", "ctrl+u", *"announced", "enter")
     assert decisions(s) == [("local weather change", "accept", "climate change"), ("Home", "reject", None),
                             ("stated", "edit", "announced")]
     assert s.items[app.cur].edit.start == 382           # moved on to the next pending edit
@@ -106,19 +107,40 @@ def test_apply_after_tui_review(article, tmp_path):
 
 
 def test_filters_help_and_skip(article):
+    """One app run, checked after each key: ambiguous filter, score filter, kind cycle, help, edit box, skip."""
     s = session(article)
-    app, cap, screen = drive(s, "m", then=lambda app: [s.items[i].edit.before for i in s.visible()])
-    assert screen == ["stated"] * 3 and "ambiguous only" in cap
-    s.filter.ambiguous = False
-    app, cap, screen = drive(s, "question_mark", then=lambda app: type(app.screen))
-    assert screen is HelpScreen and "accept / reject all remaining edits of this rule" in cap
-    app, cap, screen = drive(s, "e", then=lambda app: type(app.screen))
-    assert screen is EditScreen
-    app, cap, _ = drive(s, "f")                       # kind cycles to "mt": only the duplicate word
-    assert "kind=mt" in cap and s.items[app.cur].edit.source == "rule:duplicate-word"
-    s.filter.kinds = None
-    app, cap, _ = drive(s, "s")                       # one file only: nowhere to skip to
-    assert "no further file" in cap
+
+    async def go():
+        app = ReviewApp(s)
+        async with app.run_test(size=(110, 32)) as pilot:
+            async def press(*keys):
+                await pilot.press(*keys)
+                await pilot.pause()
+                return text_capture(app)
+
+            def shown():
+                return [s.items[i].edit.before for i in s.visible()]
+
+            cap = await press("m")                     # ambiguous: the mid-score "stated" edits
+            assert shown() == ["stated"] * 3 and "ambiguous only" in cap
+            cap = await press("m", *["plus"] * 9)        # minimum score 0.9: the "stated" edits (0.8954) go
+            assert "score 0.90-1.00" in cap and len(shown()) == 8 and "stated" not in shown()
+            await press(*["minus"] * 9)
+            cap = await press("f")                     # kind cycles to "mt": only the duplicate word
+            assert "kind=mt" in cap and s.items[app.cur].edit.source == "rule:duplicate-word"
+            await press("f", "f")                      # ... then "spin", then back to all
+            assert s.filter.kinds is None and len(shown()) == 11
+            cap = await press("question_mark")
+            assert type(app.screen) is HelpScreen and "accept / reject all remaining edits of this rule" in cap
+            await press("escape")
+            await press("e")
+            assert type(app.screen) is EditScreen
+            await press("escape")
+            cap = await press("s")                     # one file only: nowhere to skip to
+            assert "no further file" in cap and s.counts()["pending"] == 11
+            await pilot.press("q")
+
+    asyncio.run(go())
 
 
 def test_conflict_message_shown(tmp_path):
@@ -130,3 +152,50 @@ def test_conflict_message_shown(tmp_path):
                 str(tmp_path / "d.jsonl"), "tui")
     app, cap, _ = drive(s, "y", "k", "j", "y")
     assert "overlaps accepted edit" in cap and s.counts()["pending"] == 1
+
+
+def test_candidates_shown_and_picked(tmp_path):
+    from cleaner import Edit
+    from cleaner.review import Doc, Session, sha256
+    text = "The compelled labor camps."
+    doc = Doc(name="t", ident="t", text=text, sha256=sha256(text.encode()))
+    e = Edit(4, 19, "compelled labor", "forced labor", score=0.62, applied=False, source="model:rewriter@1",
+             candidates=[{"text": "forced labor", "score": 0.62}, {"text": "forced labour", "score": 0.3},
+                         {"text": "compelled labor", "score": 0.08}])
+    s = Session([doc], [[e]], str(tmp_path / "d.jsonl"), "tui")
+    app, cap, _ = drive(s)
+    assert "2) forced labour  0.30" in cap and "3) compelled labor  0.08  (original wording)" in cap
+    assert "score 0.62 (report)" in cap
+    app, cap, _ = drive(s, "2")
+    assert (s.items[0].decision, s.items[0].final) == ("accept", "forced labour") and "*2) forced labour" in cap
+
+
+def test_seed_002_in_the_ui_then_resume_and_apply(tmp_path, monkeypatch, fast_cleaner):
+    """The issue's scenario with the shipped tables: the first sitting in the UI (accept, reject,
+    edit, quit), the second resumes in the UI, then --apply writes exactly the accepted edits."""
+    from cleaner import Edit, apply_edits
+    from cleaner.review import run
+    from cleaner.tables import shipped_tables
+    from test_review import _spun_article
+    if not shipped_tables():
+        pytest.skip("no shipped phrase tables in models/tables")
+    monkeypatch.chdir(tmp_path)
+    p = tmp_path / "002.txt"
+    shutil.copyfile(_spun_article(), p)
+    orig = p.read_text(encoding="utf-8")
+
+    def sitting(*keys):
+        args = build_parser().parse_args(["review", "--fast", "--reviewer", "tui", "002.txt"])
+        s, _ = build_session(args, fast_cleaner)
+        return s, drive(s, *keys)
+
+    s, _ = sitting()
+    first = ["y" if s.items[0].proposes else "n", "n", "e", "ctrl+u", *"by hand"]
+    s, (app, cap, _) = sitting(*first, "enter")
+    assert s.counts()["edit"] == 1 and "1 edited" in cap
+    s, (app, cap, _) = sitting("y" if s.items[3].proposes else "n")
+    assert [it.decision != "pending" for it in s.items[:4]] == [True] * 4   # resumed at the 4th edit
+    accepted = [it for it in s.items if it.accepted]
+    assert run(build_parser().parse_args(["review", "--fast", "--apply", "002.txt"]), fast_cleaner) == 0
+    assert p.read_text(encoding="utf-8") == apply_edits(
+        orig, [Edit(it.edit.start, it.edit.end, it.edit.before, it.final) for it in accepted])

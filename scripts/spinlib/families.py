@@ -12,6 +12,9 @@ from . import rules
 WORD = re.compile(r"[A-Za-z]+(?:['’][a-z]+)?")
 SENT_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9])")
 FAMILIES = ("dictionary", "thesaurus", "tortured", "mt")
+# function words that mythes also lists as adjectives ("in", "more"): never swapped as adjectives
+NOT_ADJ = set("""in on out up down off over more most less least much many few all any some each every
+other such same own only very just well first last next then still even too so no not as one""".split())
 DUP_WORDS = {"the", "of", "to", "and", "in", "a", "is", "that", "for", "with", "including", "also", "has", "was", "on"}
 
 
@@ -184,7 +187,34 @@ class Spinner:
         for s, e, key in self.pps_matches(text):
             if rng.random() < 0.6 + 0.4 * intensity:
                 reps.append(Rep(s, e, match_case(text[s:e], rng.choice(self.pps[key])), "tortured"))
+        if self.th is not None:
+            taken = [(r.start, r.end) for r in reps]
+            p = 0.25 + 0.5 * intensity
+            for r in self.collocations(text, rng):
+                if rng.random() < p and not any(r.start < e and s < r.end for s, e in taken):
+                    reps.append(r)
+                    taken.append((r.start, r.end))
         return reps
+
+    def collocations(self, text, rng):
+        """Word-by-word replacement of (ADJ|NOUN) NOUN terms, the way tortured phrases are made:
+        each word gets a first-sense thesaurus neighbour ("artificial intelligence" -> "counterfeit
+        consciousness"); both words must change, so the term as a whole is unseen."""
+        toks = [(m.start(), m.end(), m.group()) for m in WORD.finditer(text)]
+        out = []
+        for (s1, e1, a), (s2, e2, b) in zip(toks, toks[1:]):
+            if not (a.islower() and b.islower() and text[e1:s2] == " " and len(a) > 3 and len(b) > 3):
+                continue
+            ra = [r for r in self.th.analyse(a)[:1] if r[1] in ("ADJ", "NOUN") and r[2] in ("JJ", "NN")]
+            rb = [r for r in self.th.analyse(b)[:1] if r[1] == "NOUN"]
+            if not ra or not rb:
+                continue
+            ca = [c for c in self.th.candidates(ra[0][0], ra[0][1], senses=1) if c.islower() and " " not in c]
+            cb = [c for c in self.th.candidates(rb[0][0], "NOUN", senses=1) if c.islower() and " " not in c]
+            if ca and cb:
+                new_b = self.th.inflect(rng.choice(cb), "NOUN", rb[0][2])
+                out.append(Rep(s1, e2, f"{rng.choice(ca)} {new_b}", "tortured"))
+        return out
 
     # -- machine-translation traces -----------------------------------------------------------
     def _adjectives(self):
@@ -201,7 +231,8 @@ class Spinner:
                                match_case(m.group(), rng.choice(self.calques[re.sub(r"\s+", " ", m.group().lower())])), "mt"))
         adjs = self._adjectives()
         for (s1, e1, a), (s2, e2, b) in zip(toks, toks[1:]):
-            if a.islower() and b.islower() and a in adjs and b in adjs and text[e1:s2] == " " and a != b:
+            if (a.islower() and b.islower() and a in adjs and b in adjs and text[e1:s2] == " " and a != b
+                    and not {a, b} & NOT_ADJ and not a.endswith(("ing", "ed", "ly")) and not b.endswith(("ing", "ed", "ly"))):
                 options.append(Rep(s1, e2, f"{b} {a}", "mt"))
         dups = [t for t in toks if t[2].lower() in DUP_WORDS] or toks
         rng.shuffle(options)

@@ -116,6 +116,8 @@ class Thesaurus:
         if tag in ("NN", "VB", "JJ", "RB"):
             return phrase
         i = 0 if upos == "VERB" else len(words) - 1
+        if tag == "NNS" and words[i].endswith("s") and not words[i].endswith("ss"):
+            return phrase  # already plural ("terms"), lemminflect would say "termses"
         forms = getInflection(words[i], tag=tag)
         if not forms:
             return phrase

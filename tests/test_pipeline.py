@@ -1,0 +1,139 @@
+"""How the Cleaner orchestrates its stages: table hits, detector spans, rewrites, vetoes.
+
+The neural models are replaced by small deterministic stand-ins with the documented interfaces
+(docs/architecture.md, "Neural stages"), so these tests run without torch and check the
+pipeline's own decisions; the real models have their own tests.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cleaner.detector import DetectorOutput, Span
+from cleaner.edits import Edit, apply_edits, revert_edits
+from cleaner.languagetool import LanguageToolChecker
+from cleaner.pipeline import Cleaner
+from cleaner.tables import Entry
+
+CASES = Path(__file__).parent / "cases"
+TEXT = "The ministry stated the counterfeit consciousness system flunked its audit final month."
+
+
+class FakeDetector:
+    version = "test"
+
+    def __init__(self, spans, word_p=0.9):
+        self.spans, self.word_p = spans, word_p
+
+    def detect_batch(self, texts, skips):
+        outs = []
+        for text, skip in zip(texts, skips):
+            spans = [Span(text.index(p), text.index(p) + len(p), 0.95, "spin") for p in self.spans if p in text]
+            words = [(s.start, s.end, 0.95) for s in spans]
+            if "stated" in text:
+                i = text.index("stated")
+                words.append((i, i + 6, self.word_p))
+            outs.append(DetectorOutput(words=words, spans=spans, doc_score=0.9))
+        return outs
+
+
+class FakeRewriter:
+    def __init__(self, mapping, score=0.97):
+        self.mapping, self.score = mapping, score
+
+    def rewrite(self, text, spans):
+        out = []
+        for s in spans:
+            before = text[s.start:s.end]
+            after = self.mapping.get(before, before)
+            out.append(Edit(s.start, s.end, before, after, kind="spin", source="model:rewriter@test",
+                            score=self.score, applied=self.score >= 0.9, reason="test rewrite",
+                            candidates=[{"text": after, "score": self.score}]))
+        return out
+
+
+ENTRIES = [Entry("stated", "said", 0.6, (), "news-spinner", "spin", 1),
+           Entry("final month", "last month", 0.99, (), "news-spinner", "spin", 2)]
+
+
+def make(stages, detector=None, rewriter=None, lt=None):
+    c = Cleaner(stages=stages, entries=ENTRIES)
+    c._models.update({"detector": detector, "rewriter": rewriter})
+    if lt is not None:
+        c._models["languagetool"] = lt
+    return c
+
+
+def test_detector_span_goes_to_rewriter_and_only_it_changes():
+    c = make(("tables", "mt", "detector", "rewriter"), FakeDetector(["counterfeit consciousness", "flunked"]),
+             FakeRewriter({"counterfeit consciousness": "artificial intelligence", "flunked": "failed"}))
+    r = c.clean(TEXT)
+    assert r.text == "The ministry said the artificial intelligence system failed its audit last month."
+    sources = {e.before: e.source for e in r.edits}
+    assert sources["counterfeit consciousness"] == "model:rewriter@test"
+    assert sources["final month"].startswith("table:news-spinner")
+    assert revert_edits(r.text, r.edits) == TEXT
+    assert apply_edits(TEXT, r.edits) == r.text
+
+
+def test_low_confidence_rewrite_is_reported_not_applied():
+    c = make(("tables", "detector", "rewriter"), FakeDetector(["flunked"]), FakeRewriter({"flunked": "failed"}, 0.5))
+    r = c.clean(TEXT)
+    e = next(e for e in r.edits if e.before == "flunked")
+    assert not e.applied and e.after == "failed"
+    assert "flunked" in r.text
+
+
+def test_detector_vetoes_ambiguous_table_hit_in_clean_context():
+    c = make(("tables", "detector"), FakeDetector([], word_p=0.001))
+    r = c.clean(TEXT)
+    e = next(e for e in r.edits if e.before == "stated")
+    assert not e.applied and "detector sees clean context" in e.reason
+    assert "stated" in r.text and "last month" in r.text
+
+
+def test_detector_only_flags_without_changing():
+    c = make(("detector",), FakeDetector(["flunked"]))
+    r = c.clean(TEXT)
+    assert r.text == TEXT
+    [e] = r.edits
+    assert (e.before, e.after, e.applied, e.source) == ("flunked", "flunked", False, "model:detector@test")
+
+
+def test_detector_spans_inside_code_or_table_hits_are_ignored():
+    text = "Run `counterfeit consciousness` now; it flunked final month."
+    c = make(("tables", "detector", "rewriter"), FakeDetector(["counterfeit consciousness", "final month"]),
+             FakeRewriter({"counterfeit consciousness": "artificial intelligence", "final month": "WRONG"}))
+    r = c.clean(text, "a.md")
+    assert r.text == "Run `counterfeit consciousness` now; it flunked last month."
+
+
+@pytest.mark.parametrize("case", sorted(CASES.glob("languagetool_*.json")), ids=lambda p: p.stem)
+def test_languagetool_verdict_recorded_on_model_rewrites(case):
+    data = json.loads(case.read_text(encoding="utf-8"))
+    before, after = data["before"], data["after"]
+    # the changed words of the recorded pair become the detector span and the rewrite
+    i = 0
+    while before[i] == after[i]:
+        i += 1
+    j, k = len(before), len(after)
+    while before[j - 1] == after[k - 1] and j > i and k > i:
+        j, k = j - 1, k - 1
+    while i > 0 and before[i - 1].isalnum():
+        i -= 1
+    span, repl = before[i:j], after[i:k]
+    lt = LanguageToolChecker(lambda t: data["responses"][t], server="recorded")
+    c = make(("detector", "rewriter"), FakeDetector([span]), FakeRewriter({span: repl}), lt)
+    r = c.clean(before)
+    [e] = [e for e in r.edits if e.source == "model:rewriter@test"]
+    verdict = e.meta["languagetool"]["verdict"]
+    assert verdict in ("ok", "refused")
+    assert e.applied == (verdict == "ok")
+    assert r.text == (after if verdict == "ok" else before)
+    assert (verdict == "refused") == bool(data["expect_new"])
+
+
+def test_unknown_stage_is_an_error():
+    with pytest.raises(ValueError):
+        Cleaner(stages=("tables", "magic"))

@@ -1,0 +1,152 @@
+"""Seq2seq rewriter: input windows, evidence, audit records; the shipped model on JSON cases."""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from cleaner import rewriter as rw
+from cleaner.edits import apply_edits, revert_edits
+from conftest import CASES, ROOT
+
+MODEL = ROOT / "models" / rw.NAME
+
+
+# -- pure functions (no torch) ----------------------------------------------------------------
+
+def test_import_is_light():
+    code = "import sys, cleaner.rewriter, cleaner.languagetool; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_context_window_cuts_at_words_and_paragraphs():
+    text = "First paragraph ends here.\n\nThe company used compelled labor in several factories last year."
+    s = text.index("compelled labor")
+    ctx, a, b = rw.context_window(text, s, s + len("compelled labor"), chars=20)
+    assert ctx[a:b] == "compelled labor"
+    assert "paragraph" not in ctx and not ctx.startswith(" ") and not ctx.endswith(" ")
+    assert ctx in text
+
+
+@pytest.mark.parametrize("src,repl,want", [
+    ("Compelled labor", "forced labor", "Forced labor"),
+    ("STATED", "said", "SAID"),
+    ("stated", "said", "said"),
+    ("A", "the", "The"),  # a single capital letter is sentence case, not an acronym
+    ("the UN workers", "the un staff", "the UN staff"),  # words the span has keep their form
+    ("Café owners", "cafe proprietors", "Café proprietors"),  # the uncased vocabulary drops accents
+    ("Land public", "public land", "Public land"),  # sentence case moves with the position
+])
+def test_restore_case(src, repl, want):
+    assert rw.restore_case(src, repl) == want
+
+
+def test_lexmap(tmp_path):
+    p = tmp_path / "lexmap.tsv"
+    p.write_text("# header\ncompelled\tforced\t8\ncompelled\tcompelled\t1\nlabor\tlabor\t5\n", encoding="utf-8")
+    lm = rw.LexMap(p)
+    opts = dict(lm.options("compelled"))
+    assert math.isclose(sum(math.exp(v) for v in opts.values()), 1.0)
+    assert opts["forced"] > opts["compelled"]
+    best = lm.candidates(["compelled", "labor"])[0][0]
+    assert best == ["forced", "labor"]
+    assert lm.score(["compelled"], ["made"]) is None
+    assert lm.score(["compelled", "labor"], ["forced"]) is None
+
+
+def test_mt_candidates():
+    assert rw.mt_candidates("the the") == ["the"]
+    assert rw.mt_candidates("land public") == ["public land"]
+    assert rw.mt_candidates("forced labor") == ["labor forced"]  # proposed; the re-ranker decides
+    assert rw.mt_candidates("stated") == []
+
+
+def test_phrase_map(tmp_path):
+    p = tmp_path / "phrasemap.tsv"
+    p.write_text("# header\nlocal weather change\tclimate change\t30\nlocal weather change\tclimate shift\t2\n",
+                 encoding="utf-8")
+    opts = rw.PhraseMap(p).options("Local  weather change")
+    assert [t for t, _ in opts] == ["climate change", "climate shift"] and opts[0][1] > opts[1][1]
+    assert rw.PhraseMap(p).options("weather change") == []
+
+
+def test_phrase_stats_prefer_common_bigram():
+    pytest.importorskip("symspellpy")
+    st = rw.PhraseStats()
+    assert st.available
+    assert st.chain(None, ["climate", "change"], None) > st.chain(None, ["weather", "change"], None)
+
+
+def test_span_arguments():
+    class S:
+        start, end, score, label = 3, 7, 0.8, "spin"
+    assert rw._span_tuple(S()) == (3, 7, 0.8, "spin")
+    assert rw._span_tuple((3, 7)) == (3, 7, 1.0, None)
+
+
+def test_load_rewriter_without_weights(tmp_path):
+    assert rw.load_rewriter(tmp_path) is None
+
+
+# -- the shipped model ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def rewriter():
+    if not (MODEL / "model.safetensors").is_file():
+        pytest.skip("models/rewriter not shipped in this checkout")
+    pytest.importorskip("torch")
+    r = rw.load_rewriter(ROOT / "models")
+    if r is None:
+        pytest.skip("torch/transformers or the MiniLM package missing")
+    return r
+
+
+def _cases():
+    return json.loads((CASES / "rewriter.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", _cases(), ids=lambda c: c["span"])
+def test_cases(rewriter, case):
+    text, span = case["text"], case["span"]
+    s = text.index(span)
+    [e] = rewriter.rewrite(text, [(s, s + len(span))])
+    assert (e.start, e.end, e.before) == (s, s + len(span), span)
+    if case["expect"] is None:  # clean wording: must stay as it is
+        assert not e.applied or e.after == e.before, e.to_dict()
+    else:
+        assert e.after == case["expect"], e.to_dict()
+        assert any(c["text"] == case["expect"] for c in e.candidates)
+
+
+def test_audit_record_and_round_trip(rewriter):
+    text = ("Rights teams said the company relied on compelled labor in its coaching amenities, "
+            "and the report was published on Tuesday.")
+    spans = [(text.index(p), text.index(p) + len(p)) for p in ("compelled labor", "published")]
+    edits = rewriter.rewrite(text, spans)
+    assert len(edits) == 2
+    for e, (s, t) in zip(edits, spans):
+        assert (e.start, e.end) == (s, t) and e.before == text[s:t]
+        assert e.source == f"model:rewriter@{rewriter.version}" and e.kind in ("spin", "tortured")
+        assert e.candidates and all({"text", "score", "lp", "lex", "bigram_delta"} <= set(c) for c in e.candidates)
+        assert math.isclose(sum(c["score"] for c in e.candidates), 1.0, abs_tol=0.01)
+        assert e.candidates[0]["text"] == e.after or e.after == e.before
+        assert e.applied == (e.score >= rewriter.threshold and e.after != e.before)
+        assert e.reason and e.meta["version"] == rewriter.version
+        assert e.to_dict()["candidates"] == e.candidates
+    out = apply_edits(text, edits)
+    assert revert_edits(out, edits) == text
+    # Only the spans may change.
+    assert out[:spans[0][0]] == text[:spans[0][0]]
+    assert out.endswith(text[spans[1][1]:])
+
+
+def test_bad_span_is_an_error(rewriter):
+    with pytest.raises(ValueError):
+        rewriter.rewrite("short text", [(3, 40)])
+
+
+def test_empty(rewriter):
+    assert rewriter.rewrite("anything", []) == []
