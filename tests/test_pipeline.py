@@ -86,7 +86,7 @@ def test_low_confidence_rewrite_is_reported_not_applied():
 
 
 def test_detector_vetoes_ambiguous_table_hit_in_clean_context():
-    c = make(("tables", "detector"), FakeDetector([], word_p=0.001))
+    c = make(("tables", "detector"), FakeDetector([], word_p=0.0001))
     r = c.clean(TEXT)
     e = next(e for e in r.edits if e.before == "stated")
     assert not e.applied and "detector sees clean context" in e.reason
