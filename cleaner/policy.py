@@ -8,7 +8,9 @@ count floored at 150 words (so one hit in a short snippet does not look like a s
 
 With RATE = 1.5: no strong hit -> 0; one hit in 150 words -> 0.53; two -> 0.89; one per 100 words
 over a long article -> ~0.78. A detector's document probability p_doc, when available, combines
-as a noisy-or: s = 1 - (1 - s_table)(1 - p_doc).
+as a noisy-or after discarding its uncertain half: s = 1 - (1 - s_table)(1 - max(0, 2 p_doc - 1)).
+(The shipped detector scores 6% of clean articles above 0.5; only confident scores may help
+ambiguous entries apply.)
 
 Edit score. An entry's prior p is the probability that a match in arbitrary English is spun.
 The document score raises it in log-odds: score = sigmoid(logit(p) + WEIGHT * s), WEIGHT = 3.
@@ -31,7 +33,7 @@ def spin_score(strong_priors: list[float], n_words: int, doc_prob: float | None 
     h = max(0.0, sum(strong_priors) - 0.5)
     s = 1.0 - math.exp(-RATE * h * 100.0 / max(n_words, MIN_WORDS))
     if doc_prob is not None:
-        s = 1.0 - (1.0 - s) * (1.0 - max(0.0, min(1.0, doc_prob)))
+        s = 1.0 - (1.0 - s) * (1.0 - max(0.0, min(1.0, 2.0 * doc_prob - 1.0)))
     return round(s, 4)
 
 
