@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     try:
         return args.func(args)
-    except ConfigError as err:
+    except (ConfigError, FileNotFoundError) as err:  # bad config, missing --tables file
         _err(str(err))
         return EXIT_ERROR
     except KeyboardInterrupt:

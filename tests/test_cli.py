@@ -134,3 +134,11 @@ def test_bad_config_is_a_clear_error(tmp_path):
 def test_tables_command_validates_shipped_tables():
     r = run_cli("tables")
     assert r.returncode == 0, r.stdout.decode()
+
+
+def test_missing_table_is_a_clear_error(tmp_path):
+    f = tmp_path / "a.txt"
+    f.write_text("Officials said so.\n", encoding="utf-8")
+    r = run_cli("fix", "--tables", str(tmp_path / "missing.tsv"), str(f))
+    assert r.returncode == 2
+    assert b"not found" in r.stderr and b"Traceback" not in r.stderr
