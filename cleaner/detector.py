@@ -103,10 +103,8 @@ def minilm_dir() -> Path | None:
 
 
 def default_dir(models_dir: str | Path | None = None) -> Path:
-    if models_dir is None:
-        from .tables import models_dir as md
-        models_dir = md()
-    return Path(models_dir) / NAME
+    from .tables import model_dir
+    return model_dir(NAME, models_dir)
 
 
 def build_model(base: Path, n_layers: int, dropout: float = 0.1):

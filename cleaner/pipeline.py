@@ -94,7 +94,6 @@ class Cleaner:
         """The LanguageTool checker for model rewrites, or None. Tried once per Cleaner; when a
         server was asked for (config or $LANGUAGETOOL_URL) and is unreachable, one notice says so."""
         if "languagetool" not in self._models:
-            checker = None
             url = self.config.languagetool or os.environ.get("LANGUAGETOOL_URL")
             from . import languagetool
             checker = languagetool.LanguageToolChecker.from_config(url)

