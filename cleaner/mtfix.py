@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import operator
 import re
+from itertools import compress
 
 from .edits import Edit
 
-_DUP = re.compile(r"\b([^\W\d_][\w']*)([ \t]+)(\1)\b(?![-\u2019'][^\W\d_])", re.I)
+# Neither word may continue another word through an apostrophe ("o'clock clock" is no double).
+_DUP = re.compile(r"\b(?<!\w['\u2019])([^\W\d_][\w']*)([ \t]+)(\1)\b(?!\w)(?![-\u2019'][^\W\d_])", re.I)
 
 # Doubles that are grammatical or idiomatic in edited English.
 LEGIT_DOUBLES = frozenset("""
@@ -15,11 +18,62 @@ blah yada pom ta go there now well there's many more much far too bang boo tsk d
 """.split())
 
 
-def duplicate_words(text: str, protected=()) -> list[Edit]:
-    """'including including' -> 'including'. Capitalised doubles are likely names: report only."""
+_ASCII_WORD = bytes(c for c in range(128) if chr(c).isalnum() or chr(c) in "_' ")
+_NON_WORD = re.compile(r"[^\w']+")
+_ASCII_BLANK = bytes.maketrans(bytes(c for c in range(128) if c not in _ASCII_WORD), b" " * (128 - len(_ASCII_WORD)))
+
+
+def _doubled(low: str) -> set[str]:
+    """Words that occur twice in a row once punctuation is ignored: a cheap superset of the
+    words _DUP can match. Works on UTF-8 bytes with C-level methods only: a regex over every
+    word, or a Python loop over them, costs several times more."""
+    data = low.encode("utf-8", "surrogatepass").translate(_ASCII_BLANK)
+    if b"'" in data:  # quotes and doubled apostrophes, not apostrophes inside words
+        data = b" " + data + b" "
+        while b"''" in data:
+            data = data.replace(b"''", b"  ")
+        data = data.replace(b" '", b"  ").replace(b"' ", b"  ")
+    words = data.split()
+    # Only the few chunks with non-ASCII characters can hide punctuation ("“the", "a—the"): re-split those.
+    odd = list(compress(range(len(words)), map(operator.not_, map(bytes.isascii, words))))
+    if odd:
+        out, prev = [], 0
+        for i in odd:
+            out += words[prev:i]
+            out += [x.strip("'").encode("utf-8", "surrogatepass")
+                    for x in _NON_WORD.split(words[i].decode("utf-8", "surrogatepass")) if x.strip("'")]
+            prev = i + 1
+        words = out + words[prev:]
+    return {w.decode("utf-8", "surrogatepass") for w in compress(words, map(operator.eq, words, words[1:]))}
+
+
+def _dup_matches(text: str, low: str, skip=frozenset()):
+    """_DUP's matches, looking only where a doubled word occurs (and not for the words in `skip`)."""
+    starts = set()
+    for w in _doubled(low):
+        if not w[0].isalpha() or w in skip:  # _DUP's word starts with a letter
+            continue
+        # str.find is many times faster than a regex search; a run of blanks is caught by "w  "
+        for pat in (f"{w} {w}", f"{w}  "):
+            i = low.find(pat)
+            while i >= 0:  # overlapping search: the real double may start inside a false one
+                starts.add(i)
+                i = low.find(pat, i + 1)
+    end = -1
+    for s in sorted(starts):
+        m = _DUP.match(text, s) if s >= end else None
+        if m:
+            end = m.end()
+            yield m
+
+
+def duplicate_words(text: str, protected=(), norm: str | None = None) -> list[Edit]:
+    """'including including' -> 'including'. Capitalised doubles are likely names: report only.
+    `norm` is matcher.normalise(text) when the caller has it."""
+    from .matcher import normalise
     from .regions import overlaps_any
     edits = []
-    for m in _DUP.finditer(text):
+    for m in _dup_matches(text, norm if norm is not None else normalise(text), _NOT_DOUBLES):
         w1, gap, w2 = m.group(1), m.group(2), m.group(3)
         if w1.lower() in LEGIT_DOUBLES or len(w1) == 1 and w1.lower() not in ("a",):
             continue
@@ -34,6 +88,9 @@ def duplicate_words(text: str, protected=()) -> list[Edit]:
                                   if capital else f"word repeated: {w1!r}")))
     return edits
 
+
+# Skipped before the search: allowed doubles and single letters (bar "a"), as duplicate_words does.
+_NOT_DOUBLES = LEGIT_DOUBLES | {chr(c) for c in range(ord("b"), ord("z") + 1)}
 
 _ARTICLE_BEFORE = re.compile(r"(?<![\w'])([Aa]n?)([ \t]+)$")
 # Vowel letters that sound like consonants, and silent-h words that take "an".

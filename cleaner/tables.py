@@ -39,6 +39,9 @@ def model_dir(name: str, root: str | Path | None = None) -> Path:
     return Path(root if root is not None else models_dir()) / name
 
 
+_WORDS: dict[str, frozenset[str]] = {}
+
+
 @dataclass(frozen=True)
 class Entry:
     spun: str
@@ -57,7 +60,12 @@ class Entry:
 
     def words(self, key: str) -> frozenset[str]:
         v = self.opt(key)
-        return frozenset(w.strip().casefold() for w in v.split("|") if w.strip()) if v else frozenset()
+        if not v:
+            return frozenset()
+        got = _WORDS.get(v)
+        if got is None:  # guards are checked at every hit: parse each option value once
+            got = _WORDS[v] = frozenset(w.strip().casefold() for w in v.split("|") if w.strip())
+        return got
 
     @property
     def source(self) -> str:

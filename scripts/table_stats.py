@@ -59,9 +59,7 @@ def all_entries() -> list[Entry]:
 def count_hits(m: Matcher, text: str, counts: Counter) -> None:
     """Count every entry whose guards pass at every bounded match (not just the winner)."""
     norm = normalise(text)
-    for end_idx, (n, key, entries) in m.automaton.iter(norm):
-        end = end_idx + 1
-        start = end - n
+    for start, end, key, entries in m.raw(norm):
         if not _bounded(norm, start, end):
             continue
         for e in entries:

@@ -5,8 +5,9 @@
 
 Train split only for the weights; the dev split (plus held-out clean prose given with --clean-dev)
 for the temperature, the span threshold and the document-score model. Checkpoints go to
-<run>/ckpt.pt every --ckpt-every steps; rerunning the same command resumes. `--export-only`
-skips training and calibrates/exports the last checkpoint.
+<run>/ckpt.pt every --ckpt-every steps; rerunning the same command resumes. `--init CKPT` continues
+from an earlier run's weights with a fresh schedule. `--export-only` skips training and
+calibrates/exports the last checkpoint.
 """
 
 from __future__ import annotations
@@ -97,6 +98,9 @@ def train(args, tok, model, segs, dev_segs):
         opt.load_state_dict(st["opt"])
         step, elapsed = st["step"], st["elapsed"]
         print(f"resumed from step {step} ({elapsed / 60:.1f} min)", flush=True)
+    elif args.init:  # weights only: a fresh optimiser and learning-rate schedule
+        model.load_state_dict(torch.load(args.init, weights_only=False)["model"])
+        print(f"initialised from {args.init}", flush=True)
     rng = random.Random(args.seed + step)
     stream = batches(segs, args.batch, rng)
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100)
@@ -352,6 +356,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--export-only", action="store_true")
+    ap.add_argument("--init", help="start from the weights of this checkpoint (ckpt.pt of an earlier run)")
     args = ap.parse_args(argv)
 
     import torch

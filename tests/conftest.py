@@ -11,6 +11,10 @@ CASES = Path(__file__).resolve().parent / "cases"
 # The neural stages are exercised in their own tests; the rest of the suite runs tables + rules
 # so it stays fast and deterministic whether or not weights are present.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The compiled-table cache goes to a fresh folder per test run, never the user's ~/.cache.
+if "CLEANER_CACHE_DIR" not in os.environ:
+    import tempfile
+    os.environ["CLEANER_CACHE_DIR"] = tempfile.mkdtemp(prefix="cleaner-test-cache-")
 
 
 def shared(*parts: str) -> Path:
