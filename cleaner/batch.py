@@ -63,8 +63,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-score", type=float, default=0.0, metavar="S",
                    help="apply edits only in documents with spin score >= S (others are left unchanged)")
     p.add_argument("--fix-encoding", action="store_true", help="repair mojibake with ftfy first (kind 'encoding')")
-    p.add_argument("--gate", type=float, metavar="S", help="run the neural stages only on documents whose "
-                   "table-and-rule spin score is >= S (faster; costs recall on spin the tables miss)")
+    p.add_argument("--gate", type=parse_gate, default="auto", metavar="auto|off|S",
+                   help="which documents get the neural stages: auto (default) = the lexical gate "
+                   f"(models/gate) fires or the tables-and-rules spin score is >= {GATE_SCORE}; off = every "
+                   "document; a number S = only documents whose tables-and-rules spin score is >= S")
+    p.add_argument("--no-gate", dest="gate", action="store_const", const="off",
+                   help="same as --gate off: every document goes through the neural stages (slow)")
+    p.add_argument("--gate-threshold", type=float, metavar="T",
+                   help="lexical gate threshold for --gate auto (default: models/gate/gate.json; lower "
+                   "routes more documents)")
     p.add_argument("--edit-log", metavar="FILE", help="edit log, JSONL (default: OUTPUT.edits.jsonl; '' for none)")
     p.add_argument("--summary", metavar="FILE", help="run summary JSON (default: OUTPUT.summary.json)")
     p.add_argument("--report", metavar="FILE", help="HTML run report (default: OUTPUT.report.html)")
@@ -77,6 +84,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--progress", choices=("auto", "bar", "log", "none"), default="auto",
                    help="progress bar on a terminal, log lines otherwise (auto)")
     p.add_argument("--log-every", type=float, default=10.0, metavar="SEC", help="seconds between progress log lines")
+
+
+def parse_gate(value: str):
+    """`--gate`: "auto", "off", or a spin-score threshold in [0, 1]."""
+    v = value.strip().lower()
+    if v in ("auto", "off"):
+        return v
+    try:
+        score = float(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto, off or a score in [0, 1], got {value!r}") from None
+    if not 0.0 <= score <= 1.0:
+        raise argparse.ArgumentTypeError(f"a gate score must be in [0, 1], got {value!r}")
+    return score
 
 
 def run(args) -> int:
@@ -96,33 +117,69 @@ class Cleaned(NamedTuple):
     text: str            # the cleaned text (edits applied)
     edits: list          # list[Edit], offsets into the input text
     spin_score: float
+    neural: bool = False  # went through the neural stages (detector/rewriter configured and gate passed)
+
+
+GATE_SCORE = 0.3  # --gate auto also routes documents whose tables-and-rules spin score reaches this
 
 
 class DocCleaner:
     """A Cleaner with the batch options (--fix-encoding, --gate, --min-score); one per process.
 
-    Shared by the `clean` workers and the datatrove step. The gate runs the neural stages only
-    on documents whose tables-and-rules spin score reaches it; the others keep the fast result.
+    Shared by the `clean` workers and the datatrove step. With neural stages configured, `gate`
+    decides which documents get them; the others keep the tables-and-rules result:
+      "auto" (default)  the lexical gate (cleaner/gate.py, models/gate/) fires, or the
+                        tables-and-rules spin score is >= GATE_SCORE. Without models/gate/ a
+                        notice says so (in `notices`) and every document gets the neural stages.
+      "off" or None     every document gets the neural stages.
+      a number S        only documents whose tables-and-rules spin score is >= S (no lexical gate).
+    `gate_threshold` overrides the lexical threshold of models/gate/gate.json. Without neural
+    stages (`--fast`) the gate is never loaded and nothing changes.
     """
 
     def __init__(self, config=None, stages=None, tables=None, *, min_score: float = 0.0,
-                 fix_encoding: bool = False, gate: float | None = None):
-        from .pipeline import Cleaner
+                 fix_encoding: bool = False, gate: float | str | None = "auto",
+                 gate_threshold: float | None = None):
+        from .pipeline import MODEL_STAGES, Cleaner
         self.cleaner = Cleaner(config, stages=stages, tables=tables)
-        self.min_score, self.fix_encoding, self.gate = min_score, fix_encoding, gate
-        self.fast = None
-        if gate is not None and any(s in self.cleaner.stages for s in ("detector", "rewriter")):
+        self.min_score, self.fix_encoding = min_score, fix_encoding
+        self.gate = "off" if gate is None else gate
+        if not (self.gate in ("auto", "off") or isinstance(self.gate, (int, float))):
+            raise ValueError(f"gate must be 'auto', 'off', None or a score, got {gate!r}")
+        self.notices: list[str] = []
+        self.neural = any(s in self.cleaner.stages for s in MODEL_STAGES)
+        self.fast = self.lexical = None
+        self.gate_threshold = gate_threshold
+        if self.neural and self.gate == "auto":
+            from .gate import load_gate
+            self.lexical, why = load_gate(self.cleaner.config.models_dir)
+            if self.lexical is None:
+                self.notices.append(f"{why}; every document goes through the neural stages "
+                                    f"(--gate S gates on the spin score alone)")
+            elif gate_threshold is None:
+                self.gate_threshold = self.lexical.threshold
+        if self.neural and (self.lexical is not None or isinstance(self.gate, (int, float))):
             self.fast = Cleaner(self.cleaner.config, entries=self.cleaner.entries,
                                 stages=tuple(s for s in self.cleaner.stages if s in ("tables", "mt")))
 
-    def _results(self, texts: list[str]):
+    def route(self, text: str, fast_spin_score: float) -> bool:
+        """Does this document (with this tables-and-rules spin score) go to the neural stages?"""
         if self.fast is None:
-            return self.cleaner.clean_batch(texts)
+            return self.neural
+        if self.lexical is None:
+            return fast_spin_score >= self.gate
+        return fast_spin_score >= GATE_SCORE or self.lexical.score(text) >= self.gate_threshold
+
+    def _results(self, texts: list[str]) -> tuple[list, list[bool]]:
+        if self.fast is None:
+            return self.cleaner.clean_batch(texts), [self.neural] * len(texts)
         results = self.fast.clean_batch(texts)
-        todo = [i for i, r in enumerate(results) if r.spin_score >= self.gate]
-        for i, r in zip(todo, self.cleaner.clean_batch([texts[i] for i in todo])):
-            results[i] = r
-        return results
+        routed = [self.route(t, r.spin_score) for t, r in zip(texts, results)]
+        todo = [i for i, x in enumerate(routed) if x]
+        if todo:
+            for i, r in zip(todo, self.cleaner.clean_batch([texts[i] for i in todo])):
+                results[i] = r
+        return results, routed
 
     def clean(self, texts: list[str]) -> list[Cleaned]:
         from .edits import apply_edits
@@ -132,7 +189,8 @@ class DocCleaner:
             for i, t in enumerate(texts):
                 fixed[i], enc[i] = repair(t)
         out = []
-        for text, f, e, r in zip(texts, fixed, enc, self._results(fixed)):
+        results, routed = self._results(fixed)
+        for text, f, e, r, neural in zip(texts, fixed, enc, results, routed):
             edits = list(r.edits)
             if r.spin_score < self.min_score:
                 for x in edits:
@@ -140,7 +198,7 @@ class DocCleaner:
                         x.applied = False
                         x.reason = f"{x.reason}; document spin {r.spin_score:.2f} below --min-score {self.min_score}"
             edits = compose(text, e, f, edits)
-            out.append(Cleaned(apply_edits(text, edits), edits, r.spin_score))
+            out.append(Cleaned(apply_edits(text, edits), edits, r.spin_score, neural))
         return out
 
 
@@ -150,7 +208,7 @@ class Worker:
     def __init__(self, opts: dict):
         self.opts = opts
         self.doc = DocCleaner(opts["config"], min_score=opts["min_score"], fix_encoding=opts["fix_encoding"],
-                              gate=opts.get("gate"))
+                              gate=opts.get("gate", "auto"), gate_threshold=opts.get("gate_threshold"))
 
     def process(self, index: int, recs: list[Rec]) -> dict:
         o = self.opts
@@ -196,6 +254,7 @@ class Worker:
         row[SCORE_FIELD] = round(c.spin_score, 4)
         row[COUNT_FIELD] = len(applied)
         st["changed"] += new != text
+        st["neural"] += c.neural
         st["hist"][min(HIST_BINS - 1, int(c.spin_score * HIST_BINS))] += 1
         for e in edits:
             st["edits"] += 1
@@ -285,7 +344,7 @@ def _source_group(source: str) -> str:
 
 # -- statistics -------------------------------------------------------------------------------
 def new_stats() -> dict:
-    return {"documents": 0, "bytes": 0, "changed": 0, "with_edits": 0, "bad": 0, "passed_through": 0,
+    return {"documents": 0, "bytes": 0, "changed": 0, "with_edits": 0, "neural": 0, "bad": 0, "passed_through": 0,
             "rejected": 0, "edits": 0, "applied": 0, "suggested": 0, "by_kind": Counter(), "by_source": Counter(),
             "hist": [0] * HIST_BINS, "phrases": Counter(), "errors": [], "errors_by_type": Counter()}
 
@@ -342,16 +401,22 @@ def _default_format(files: list[str]) -> str:
 _worker: Worker | None = None
 
 
+def one_torch_thread() -> None:
+    """N workers on N cores: one torch thread each. torch is not imported here (that costs seconds
+    and ~200 MB per process, wasted when the gate routes no document): OMP_NUM_THREADS=1 makes
+    torch start with one thread whenever a neural stage first loads; if torch is loaded already,
+    set it directly."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
 def _init_worker(opts: dict) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
     _die_with_parent()
     if any(s in opts["config"].stages for s in ("detector", "rewriter")):
-        try:  # N workers on N cores: one thread each (never imported on the tables-only path)
-            import torch
-            torch.set_num_threads(1)
-        except ImportError:
-            pass
+        one_torch_thread()
     _worker = Worker(opts)
     _worker.parent = os.getppid()
 
@@ -388,7 +453,8 @@ class Job:
         self.rejects_path = args.rejects or (out + ".rejects.jsonl" if layout["single"] else os.path.join(out, "rejects.jsonl"))
         self.opts = {"config": cfg, "field": args.field, "id_field": args.id_field, "out_field": args.out_field,
                      "mode": args.mode, "min_score": args.min_score, "fix_encoding": args.fix_encoding,
-                     "gate": args.gate, "rejects": bool(args.rejects), "format": layout["format"], "layout": layout}
+                     "gate": args.gate, "gate_threshold": args.gate_threshold, "rejects": bool(args.rejects),
+                     "format": layout["format"], "layout": layout}
 
     @classmethod
     def from_args(cls, args) -> "Job":
@@ -397,11 +463,23 @@ class Job:
             raise BatchError("clean: give at least one INPUT (file, folder, or '-')")
         if args.workers < 1 or args.shard_docs < 1 or args.shard_mb <= 0:
             raise BatchError("--workers, --shard-docs and --shard-mb must be positive")
-        if not 0.0 <= args.min_score <= 1.0 or (args.gate is not None and not 0.0 <= args.gate <= 1.0):
-            raise BatchError("--min-score and --gate take a score in [0, 1]")
+        if not 0.0 <= args.min_score <= 1.0:
+            raise BatchError("--min-score takes a score in [0, 1]")
+        gate = getattr(args, "gate", "auto")
+        if gate is None:
+            args.gate = "off"
+        elif isinstance(gate, str):
+            args.gate = parse_gate(gate)  # a Namespace built in code may hold a plain string
+        if not hasattr(args, "gate_threshold"):
+            args.gate_threshold = None
         cfg = _config(args)
-        from .pipeline import Cleaner
+        from .pipeline import MODEL_STAGES, Cleaner
         Cleaner(cfg)  # fail here on a bad table, not in every worker (models load lazily, not here)
+        if args.gate == "auto" and any(s in cfg.stages for s in MODEL_STAGES):
+            from .gate import load_gate
+            lexical, why = load_gate(cfg.models_dir)  # once, here: the workers stay quiet
+            if lexical is None:
+                _err(f"{why}; every document goes through the neural stages (--gate S gates on the spin score alone)")
         layout = layout_for(args.output, None)
         if not layout["single"] and os.path.exists(args.output) and not os.path.isdir(args.output):
             raise BatchError(f"{args.output}: not a folder, and its name is not a known output format")
@@ -424,6 +502,7 @@ class Job:
         cfg.pop("source", None)
         return {"version": STATE_VERSION, "field": a.field, "id_field": a.id_field, "out_field": a.out_field,
                 "mode": a.mode, "min_score": a.min_score, "fix_encoding": a.fix_encoding, "gate": a.gate,
+                "gate_threshold": a.gate_threshold,
                 "rejects": bool(a.rejects), "format": self.layout["format"], "shard_docs": a.shard_docs,
                 "shard_mb": a.shard_mb, "config": json.loads(json.dumps(cfg, default=list)),
                 "inputs": [{"path": f, "size": os.path.getsize(f) if f != "-" else None,
@@ -603,7 +682,7 @@ class Job:
         summary = report.summary(total, command=shlex.join(["cleaner", *sys.argv[1:]]), inputs=self.files, output=lay["output"],
                                  edit_log=self.edit_log, rejects=self.rejects_path if rej else None,
                                  elapsed=elapsed, resumed_docs=resumed_docs, workers=self.args.workers,
-                                 stages=list(self.cfg.stages), mode=self.args.mode)
+                                 stages=list(self.cfg.stages), mode=self.args.mode, gate=self._gate_label())
         if self.summary_path:
             corpus_io.write_atomic(self.summary_path, (json.dumps(summary, indent=1, ensure_ascii=False) + "\n").encode())
         if self.report_path:
@@ -611,6 +690,24 @@ class Job:
         shutil.rmtree(lay["state"], ignore_errors=True)
         _err(f"cleaned {total['documents']} documents ({total['changed']} changed, {total['applied']} edits applied, "
              f"{total['suggested']} suggested, {total['bad']} bad records) -> {lay['output']}")
+
+
+    def _gate_label(self) -> str | None:
+        """How documents were routed to the neural stages, for the summary (None without them)."""
+        from .pipeline import MODEL_STAGES
+        if not any(s in self.cfg.stages for s in MODEL_STAGES):
+            return None
+        g = self.args.gate
+        if g == "off":
+            return "off"
+        if g != "auto":
+            return f"spin score >= {g:g}"
+        from .gate import load_gate
+        lexical, _ = load_gate(self.cfg.models_dir)
+        if lexical is None:
+            return "off (models/gate unavailable)"
+        t = self.args.gate_threshold if self.args.gate_threshold is not None else lexical.threshold
+        return f"auto: lexical score >= {t:g} or spin score >= {GATE_SCORE:g}"
 
 
 def _load_stats(st: dict) -> dict:

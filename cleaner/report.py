@@ -10,11 +10,13 @@ TOP_PHRASES = 50
 
 def summary(total: dict, *, command: str, inputs: list[str], output: str, edit_log: str | None,
             rejects: str | None, elapsed: float, resumed_docs: int, workers: int, stages: list[str],
-            mode: str) -> dict:
+            mode: str, gate: str | None = None) -> dict:
+    """`gate` (how documents were routed to the neural stages) is given only when neural stages were
+    configured; then the summary also has `neural_documents`, the documents that went through them."""
     bins = len(total["hist"])
     done_now = total["documents"] - resumed_docs
     mb = total["bytes"] / 1e6
-    return {
+    out = {
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": command, "mode": mode, "stages": stages, "workers": workers,
         "inputs": inputs, "output": output, "edit_log": edit_log, "rejects": rejects,
@@ -34,6 +36,10 @@ def summary(total: dict, *, command: str, inputs: list[str], output: str, edit_l
                 "mb_per_s": round(mb * (done_now / total["documents"]) / elapsed, 3)
                 if elapsed > 0 and total["documents"] else None},
     }
+    if gate is not None:
+        out["gate"] = gate
+        out["neural_documents"] = total.get("neural", 0)
+    return out
 
 
 def _e(x) -> str:
@@ -87,13 +93,16 @@ def html(s: dict) -> str:
              ("changed", f"{s['changed_documents']:,}"), ("edits applied", f"{s['edits']['applied']:,}"),
              ("suggested", f"{s['edits']['suggested']:,}"), ("bad records", f"{s['bad_records']:,}"),
              ("docs/s", f"{run['documents_per_s'] or 0:,}"), ("MB/s", f"{run['mb_per_s'] or 0:,}")]
+    if "neural_documents" in s:
+        cards.append(("to neural stages", f"{s['neural_documents']:,}"))
     phrases = "".join(f"<tr><td>{_e(p['before'])}</td><td>{_e(p['after'])}</td><td class=n>{p['count']:,}</td></tr>"
                       for p in s["top_restored"]) or "<tr><td colspan=3 class=muted>none</td></tr>"
     errors = "".join(f"<tr><td>{_e(e['source'])}:{e['line']}</td><td>{_e(e['error'])}</td></tr>"
                      for e in s["errors"][:200]) or "<tr><td colspan=2 class=muted>none</td></tr>"
     more = len(s["errors"]) < s["bad_records"] or len(s["errors"]) > 200
     meta = [("command", s["command"]), ("finished", s["finished"]), ("mode", s["mode"]),
-            ("stages", ", ".join(s["stages"])), ("workers", s["workers"]), ("output", s["output"]),
+            ("stages", ", ".join(s["stages"])), *([("gate", s["gate"])] if "gate" in s else []),
+            ("workers", s["workers"]), ("output", s["output"]),
             ("edit log", s["edit_log"] or "-"), ("rejects", s["rejects"] or "-"),
             ("elapsed", f"{run['elapsed_s']} s"), ("resumed documents", f"{run['resumed_documents']:,}")]
     return f"""<!doctype html>

@@ -2,19 +2,28 @@
 
     .venv/bin/python scripts/bench_batch.py                          # everything -> runs/bench_batch/bench.json
     .venv/bin/python scripts/bench_batch.py --parts throughput,gate --mb 4 --neural-mb 0.5
+    .venv/bin/python scripts/bench_batch.py --parts gate --gate-docs 150
+    .venv/bin/python scripts/bench_batch.py --parts throughput --stage-sets fast,auto --mb 20 --neural-mb 0.2 --repeat 3
     .venv/bin/python scripts/bench_batch.py --parts bigrun --gb 1.0
 
 From another script: `from scripts.bench_batch import bench; figures = bench(parts=("throughput",))`.
 
-throughput  `cleaner clean` as a subprocess on a clean corpus (Wikipedia-2015 from ../shared) and
+throughput  `cleaner clean` as a subprocess on a clean corpus (Wikipedia-2015 from ../shared, minus
+            the articles behind data/synth/train.jsonl, which the lexical gate was trained on) and
             a spun one (`spun` texts of data/synth/test.jsonl), 1 and 2 workers, for the stage sets
-            fast (tables + rules), all, and all with --gate. MB/s = JSONL input bytes / wall time
-            (start-up and model loading included); peak RSS of the parent and of each worker,
-            sampled every 0.2 s.
-gate        in process, on spun synthetic documents: the share of gold spans that some edit
-            overlaps (found) and that an applied edit overlaps (applied) for tables + rules only,
-            all stages, and all stages behind the gate at each of --gates; plus the share of spun
-            and clean documents (and clean bytes) each threshold sends to the neural stages.
+            fast (`--fast`: tables + rules), auto (all stages behind the default gate, `--gate auto`),
+            all (all stages on every document, `--no-gate`) and score (all stages, `--gate S`, the
+            spin-score gate alone). fast runs and the clean corpus under auto use --mb MB, the other
+            runs --neural-mb MB. MB/s = JSONL input bytes / wall time (start-up and model loading
+            included); peak RSS of the parent and of each worker, sampled every 0.2 s.
+gate        in process, on --gate-docs spun synthetic documents (test split): the share of gold spans
+            that some edit overlaps (found) and that an applied edit overlaps (applied) for tables +
+            rules only, all stages on every document, all stages behind the lexical gate (`--gate
+            auto`, models/gate) at its default threshold and at the thresholds for 1% / 3% clean dev
+            bytes (models/gate/gate.json) and at --lexical extra ones, and behind the spin-score gate
+            alone at each of --gates; plus the share of spun documents and of clean documents and
+            bytes (--gate-clean-mb of Wikipedia-2015, and the held-out data/clean/test.jsonl) each
+            gate sends to the neural stages.
 bigrun      >= --gb GB of JSONL generated on the fly and piped to `cleaner clean -` (--fast,
             2 workers, zstd shards in a folder): RSS of every process sampled through the run, to
             show memory stays flat as input grows. The output is deleted afterwards.
@@ -36,19 +45,34 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 OUT = ROOT / "runs" / "bench_batch"
-STAGE_SETS = {"fast": ["--fast"], "all": [], "gated": ["--gate", "{gate}"]}
+STAGE_SETS = {"fast": ["--fast"], "auto": [], "all": ["--no-gate"], "score": ["--gate", "{gate}"]}
 
 
-def clean_docs():
-    """Clean English documents: Wikipedia-2015 (not the eval-only BBC set)."""
+def train_ids() -> set[str]:
+    """Document ids behind the simulator's train split (the lexical gate learnt from their chunks)."""
+    ids = set()
+    path = ROOT / "data" / "synth" / "train.jsonl"
+    if path.exists():
+        with open(path, "rb") as fh:
+            for line in fh:
+                i = line.find(b'"id": "') + 7
+                ids.add(line[i:line.find(b'"', i)].decode().split("#")[0])
+    return ids
+
+
+def clean_docs(held_out: bool = True):
+    """Clean English documents: Wikipedia-2015 (not the eval-only BBC set). held_out: skip the
+    articles whose chunks are in data/synth/train.jsonl, which the lexical gate was trained on."""
     files = sorted((SHARED / "corpora" / "wikipedia-2015").glob("*.jsonl.gz"))
     if not files:
         raise SystemExit(f"needs {SHARED}/corpora/wikipedia-2015")
+    skip = train_ids() if held_out else set()
     for f in files:
         with gzip.open(f, "rt", encoding="utf-8") as fh:
             for line in fh:
                 d = json.loads(line)
-                yield {"id": d["id"], "text": d["text"]}
+                if d["id"] not in skip:
+                    yield {"id": d["id"], "text": d["text"]}
 
 
 def spun_records(split: str = "test"):
@@ -133,43 +157,72 @@ def run_clean(inp: Path, workers: int, extra: list[str], tag: str) -> dict:
     s = json.loads(Path(str(out) + ".summary.json").read_text())
     out.unlink()
     size = inp.stat().st_size
-    notices = [x for x in err.decode().splitlines() if "stage off" in x]
+    notices = [x for x in err.decode().splitlines() if "stage off" in x or "gate unavailable" in x]
     return {"workers": workers, "stages": s["stages"], "args": " ".join(extra), "documents": s["documents"],
             "input_mb": round(size / 1e6, 2), "wall_s": round(wall, 2), "mb_per_s": round(size / 1e6 / wall, 3),
             "docs_per_s": round(s["documents"] / wall, 1), "mb_per_s_excl_startup": s["run"]["mb_per_s"],
             "changed_documents": s["changed_documents"], "edits_applied": s["edits"]["applied"],
+            **({"gate": s["gate"], "neural_documents": s["neural_documents"]} if "gate" in s else {}),
             **sampler.result(), **({"notices": notices} if notices else {})}
 
 
-def throughput(mb: float, neural_mb: float, workers: list[int], gate: float, stage_sets: list[str]) -> list[dict]:
+def throughput(mb: float, neural_mb: float, workers: list[int], gate: float, stage_sets: list[str],
+               repeat: int = 1) -> list[dict]:
+    """One row per corpus x stage set x workers. Rows on the --mb corpus run `repeat` times, round
+    after round (so a load spike hits every row alike), and report the median MB/s; the slow
+    --neural-mb rows run once."""
     clean = write_corpus(OUT / "clean.jsonl", clean_docs(), mb)
     spun = write_corpus(OUT / "spun.jsonl", ({"id": r["id"], "text": r["spun"]} for r in spun_records()), mb)
     small = {"clean": write_corpus(OUT / "clean-small.jsonl", clean_docs(), neural_mb),
              "spun": write_corpus(OUT / "spun-small.jsonl",
                                   ({"id": r["id"], "text": r["spun"]} for r in spun_records()), neural_mb)}
-    rows = []
+    plan = []
     for stages in stage_sets:
-        extra = [a.format(gate=gate) for a in STAGE_SETS[stages]]
         for name, path in (("clean", clean), ("spun", spun)):
-            inp = path if stages == "fast" else small[name]
-            for w in workers:
-                r = {"corpus": name, "stage_set": stages, **run_clean(inp, w, extra, f"{name}-{stages}-{w}")}
-                print(json.dumps(r), flush=True)
-                rows.append(r)
+            big = stages == "fast" or (stages == "auto" and name == "clean")
+            plan += [(stages, name, path if big else small[name], w, big) for w in workers]
+    runs: dict[int, list[dict]] = {}
+    for rnd in range(max(1, repeat)):
+        for i, (stages, name, inp, w, big) in enumerate(plan):
+            if rnd and not big:
+                continue
+            r = run_clean(inp, w, [a.format(gate=gate) for a in STAGE_SETS[stages]], f"{name}-{stages}-{w}")
+            runs.setdefault(i, []).append(r)
+            print(json.dumps({"corpus": name, "stage_set": stages, "round": rnd, **r}), flush=True)
+    rows = []
+    for i, (stages, name, inp, w, big) in enumerate(plan):
+        rs = sorted(runs[i], key=lambda r: r["mb_per_s"])
+        mid = rs[len(rs) // 2]
+        rows.append({"corpus": name, "stage_set": stages, **mid, "runs": len(rs),
+                     "mb_per_s_runs": [r["mb_per_s"] for r in runs[i]],
+                     "parent_peak_mb": max(r["parent_peak_mb"] for r in rs),
+                     "worker_peak_mb": max((r["worker_peak_mb"] or 0 for r in rs), default=None) or None})
     return rows
 
 
-def gate_recall(n: int, gates: list[float]) -> dict:
-    """Gold-span recall on spun synthetic documents without and with the gate at each threshold,
-    and the share of spun / clean documents (and clean bytes) each threshold sends to the neural
-    stages. A gated document gets the full result when its fast spin score reaches the threshold
-    and the tables-and-rules result otherwise, exactly as `DocCleaner(gate=...)` does."""
+def gate_recall(n: int, gates: list[float], lexical: list[float] | None = None, clean_mb: float = 4.0) -> dict:
+    """Gold-span recall on spun synthetic documents without and with each gate, and the share of
+    spun / clean documents (and clean bytes) each gate sends to the neural stages. A routed document
+    gets the full result and the others the tables-and-rules result, exactly as `DocCleaner` does:
+    `--gate auto` routes when the lexical score reaches its threshold or the tables-and-rules spin
+    score reaches GATE_SCORE; `--gate S` when the spin score reaches S."""
     sys.path.insert(0, str(ROOT))
-    from cleaner.batch import DocCleaner
+    from cleaner.batch import GATE_SCORE, DocCleaner
+    from cleaner.gate import load_gate
+    lex, why = load_gate()
+    if lex is None:
+        raise SystemExit(f"gate: {why}")
     recs = list(itertools.islice(spun_records(), n))
-    clean = [d["text"] for d in itertools.islice(clean_docs(), n)]
     texts = [r["spun"] for r in recs]
-    full, fast = DocCleaner(gate=None), DocCleaner(stages=("tables", "mt"))
+    clean, size = [], 0
+    for d in clean_docs():
+        clean.append(d["text"])
+        size += len(d["text"].encode())
+        if size >= clean_mb * 1e6:
+            break
+    with open(ROOT / "data" / "clean" / "test.jsonl", encoding="utf-8") as f:
+        held_out = [json.loads(x)["text"] for x in f]
+    full, fast = DocCleaner(gate="off"), DocCleaner(stages=("tables", "mt"))
     neural = [s for s in full.cleaner.stages if s in ("detector", "rewriter")]
     if not neural:
         raise SystemExit("gate: no neural stages configured")
@@ -179,7 +232,14 @@ def gate_recall(n: int, gates: list[float]) -> dict:
     for k in range(0, len(texts), 16):
         res_full.extend(full.clean(texts[k:k + 16]))
     seconds_full = time.time() - t0
+    t0 = time.time()
     clean_fast = fast.clean(clean)
+    seconds_clean_fast = time.time() - t0
+    t0 = time.time()
+    clean_lex = [lex.score(t) for t in clean]
+    seconds_clean_lex = time.time() - t0
+    held_fast, held_lex = fast.clean(held_out), [lex.score(t) for t in held_out]
+    spun_lex = [lex.score(t) for t in texts]
     gold = sum(len(r["spans"]) for r in recs)
 
     def recall(results) -> dict:
@@ -191,25 +251,41 @@ def gate_recall(n: int, gates: list[float]) -> dict:
                 applied += any(e.applied for e in hits)
         return {"span_recall_found": round(found / gold, 4), "span_recall_applied": round(applied / gold, 4)}
 
+    def row(name: str, route) -> dict:
+        through = [route(c.spin_score, x) for c, x in zip(res_fast, spun_lex)]
+        on_clean = [route(c.spin_score, x) for c, x in zip(clean_fast, clean_lex)]
+        on_held = [route(c.spin_score, x) for c, x in zip(held_fast, held_lex)]
+        nbytes = [len(t.encode()) for t in clean]
+        return {"gate": name, **recall([b if t else a for a, b, t in zip(res_fast, res_full, through)]),
+                "spun_docs_to_neural": round(sum(through) / len(texts), 4),
+                "clean_docs_to_neural": round(sum(on_clean) / len(clean), 4),
+                "clean_bytes_to_neural": round(sum(b for b, t in zip(nbytes, on_clean) if t) / sum(nbytes), 4),
+                "held_out_clean_docs_to_neural": round(sum(on_held) / len(held_out), 4)}
+
+    by_rate = lex.meta.get("thresholds_by_clean_byte_rate", {})
+    thresholds = sorted({lex.threshold, *by_rate.values(), *(lexical or [])}, reverse=True)
     out = {"documents": len(recs), "gold_spans": gold, "clean_documents": len(clean),
-           "neural_stages": neural, "notices": full.cleaner.notices,
+           "clean_mb": round(sum(len(t.encode()) for t in clean) / 1e6, 2), "held_out_clean_documents": len(held_out),
+           "neural_stages": neural, "notices": full.cleaner.notices, "lexical_default": lex.threshold,
+           "lexical_thresholds_by_clean_dev_byte_rate": by_rate, "gate_score": GATE_SCORE,
            "seconds_full_pipeline": round(seconds_full, 1),
+           "clean_mb_per_s_tables_rules": round(sum(len(t.encode()) for t in clean) / 1e6 / seconds_clean_fast, 2),
+           "clean_mb_per_s_lexical_gate": round(sum(len(t.encode()) for t in clean) / 1e6 / seconds_clean_lex, 1),
            "fast_only": recall(res_fast), "no_gate": recall(res_full), "gates": []}
-    clean_bytes = sum(len(t.encode()) for t in clean)
+    for t in thresholds:
+        rate = next((k for k, v in by_rate.items() if v == t), None)
+        name = f"auto, lexical >= {t:g}" + (" (default)" if t == lex.threshold else "") + \
+            (f" [{float(rate):.1%} clean dev bytes]" if rate else "")
+        out["gates"].append(row(name, lambda s, x, t=t: s >= GATE_SCORE or x >= t))
     for g in gates:
-        through = [f.spin_score >= g for f in res_fast]
-        out["gates"].append({"gate": g, **recall([b if t else a for a, b, t in zip(res_fast, res_full, through)]),
-                             "spun_docs_to_neural": round(sum(through) / len(texts), 4),
-                             "clean_docs_to_neural": round(sum(c.spin_score >= g for c in clean_fast) / len(clean), 4),
-                             "clean_bytes_to_neural": round(sum(len(t.encode()) for t, c in zip(clean, clean_fast)
-                                                                if c.spin_score >= g) / clean_bytes, 4)})
+        out["gates"].append(row(f"spin score >= {g:g}", lambda s, x, g=g: s >= g))
     return out
 
 
 def bigrun(gb: float, workers: int) -> dict:
     """Pipe >= gb GB of generated JSONL into `cleaner clean -`; RSS per process through the run."""
     target = int(gb * 1e9)
-    base = [d for d in itertools.islice(clean_docs(), 2000)]
+    base = [d for d in itertools.islice(clean_docs(held_out=False), 2000)]
     spun = [r["spun"] for r in itertools.islice(spun_records(), 2000)]
     out = OUT / "big"
     cmd = [sys.executable, "-m", "cleaner", "clean", "-", "-o", str(out), "--format", "jsonl.zst", "--overwrite",
@@ -260,14 +336,14 @@ def bigrun(gb: float, workers: int) -> dict:
 
 
 def bench(parts=("throughput", "gate", "bigrun"), mb: float = 4.0, neural_mb: float = 0.5, workers=(1, 2),
-          gate: float = 0.3, gate_docs: int = 300, gb: float = 1.0, stage_sets=("fast", "all", "gated"),
-          gates=(0.01, 0.1, 0.3, 0.5)) -> dict:
+          gate: float = 0.3, gate_docs: int = 300, gb: float = 1.0, stage_sets=("fast", "auto", "all", "score"),
+          gates=(0.01, 0.3), lexical=(), gate_clean_mb: float = 4.0, repeat: int = 1) -> dict:
     res = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpus": os.cpu_count(),
            "load_avg_start": [round(x, 2) for x in os.getloadavg()]}
     if "throughput" in parts:
-        res["throughput"] = throughput(mb, neural_mb, list(workers), gate, list(stage_sets))
+        res["throughput"] = throughput(mb, neural_mb, list(workers), gate, list(stage_sets), repeat)
     if "gate" in parts:
-        res["gate_recall"] = gate_recall(gate_docs, sorted({*gates, gate}))
+        res["gate_recall"] = gate_recall(gate_docs, sorted({*gates, gate}), list(lexical), gate_clean_mb)
         print(json.dumps(res["gate_recall"]), flush=True)
     if "bigrun" in parts:
         res["bigrun"] = bigrun(gb, max(workers))
@@ -282,16 +358,20 @@ def main() -> None:
     ap.add_argument("--mb", type=float, default=4.0, help="corpus size for the tables-only runs")
     ap.add_argument("--neural-mb", type=float, default=0.5, help="corpus size for runs with neural stages")
     ap.add_argument("--workers", default="1,2")
-    ap.add_argument("--stage-sets", default="fast,all,gated")
-    ap.add_argument("--gate", type=float, default=0.3, help="the gate of the 'gated' stage set")
-    ap.add_argument("--gates", default="0.01,0.1,0.3,0.5", help="gate thresholds for the recall part")
+    ap.add_argument("--stage-sets", default="fast,auto,all,score")
+    ap.add_argument("--gate", type=float, default=0.3, help="the spin-score gate of the 'score' stage set")
+    ap.add_argument("--gates", default="0.01,0.3", help="spin-score gate thresholds for the recall part")
+    ap.add_argument("--lexical", default="", help="extra lexical-gate thresholds for the recall part")
     ap.add_argument("--gate-docs", type=int, default=300)
+    ap.add_argument("--gate-clean-mb", type=float, default=4.0, help="clean Wikipedia MB for the routing shares")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of the --mb throughput runs (median reported)")
     ap.add_argument("--gb", type=float, default=1.0)
     ap.add_argument("--out", default=str(OUT / "bench.json"))
     a = ap.parse_args()
     res = bench(parts=a.parts.split(","), mb=a.mb, neural_mb=a.neural_mb, workers=[int(w) for w in a.workers.split(",")],
                 gate=a.gate, gate_docs=a.gate_docs, gb=a.gb, stage_sets=a.stage_sets.split(","),
-                gates=[float(g) for g in a.gates.split(",")])
+                gates=[float(g) for g in a.gates.split(",")], lexical=[float(x) for x in a.lexical.split(",") if x],
+                gate_clean_mb=a.gate_clean_mb, repeat=a.repeat)
     res["command"] = " ".join([".venv/bin/python", "scripts/bench_batch.py", *sys.argv[1:]])
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(ROOT))

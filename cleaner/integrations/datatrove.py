@@ -19,7 +19,7 @@ from itertools import islice
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from ..batch import DocCleaner
+from ..batch import DocCleaner, one_torch_thread
 from ..pipeline import MODEL_STAGES
 
 _CACHE: dict[tuple, DocCleaner] = {}
@@ -31,40 +31,46 @@ class CleanerStep(PipelineStep):
     mode: "fix" rewrites `doc.text`; "flag" leaves it and only annotates.
     metadata_key: the metadata entry that receives `{"spin_score", "edit_count", "edits"}`
     (`edits` are the public edit objects, offsets into the text as read; `keep_edits=False`
-    drops them and keeps only the two numbers). Other options as in `cleaner clean`.
+    drops them and keeps only the two numbers). gate: "auto" (default: the lexical gate or a
+    tables-and-rules spin score >= 0.3 sends a document to the neural stages), "off"/None (every
+    document), or a spin-score threshold; gate_threshold overrides the lexical threshold. Other
+    options as in `cleaner clean`. With neural stages the stat `neural` counts routed documents.
     """
 
     name = "cleaner"
     type = "✂️ - FORMAT"
 
     def __init__(self, config=None, stages: tuple[str, ...] | None = None, tables: list[str] | None = None,
-                 mode: str = "fix", min_score: float = 0.0, fix_encoding: bool = False, gate: float | None = None,
+                 mode: str = "fix", min_score: float = 0.0, fix_encoding: bool = False,
+                 gate: float | str | None = "auto", gate_threshold: float | None = None,
                  metadata_key: str = "cleaner", keep_edits: bool = True, batch_size: int = 16):
         super().__init__()
         if mode not in ("fix", "flag"):
             raise ValueError(f"mode must be 'fix' or 'flag', got {mode!r}")
         self.config, self.stages = config, tuple(stages) if stages is not None else None
         self.tables = list(tables) if tables is not None else None
+        if not (gate in ("auto", "off", None) or isinstance(gate, (int, float))):
+            raise ValueError(f"gate must be 'auto', 'off', None or a score, got {gate!r}")
         self.mode, self.min_score, self.fix_encoding, self.gate = mode, min_score, fix_encoding, gate
+        self.gate_threshold = gate_threshold
         self.metadata_key, self.keep_edits, self.batch_size = metadata_key, keep_edits, batch_size
 
     def _key(self) -> tuple:
         import pickle
         return (pickle.dumps(self.config), self.stages, tuple(self.tables) if self.tables is not None else None,
-                self.min_score, self.fix_encoding, self.gate)
+                self.min_score, self.fix_encoding, self.gate, self.gate_threshold)
 
     @property
     def cleaner(self) -> DocCleaner:
         key = self._key()
         if key not in _CACHE:
             dc = DocCleaner(self.config, stages=self.stages, tables=self.tables, min_score=self.min_score,
-                            fix_encoding=self.fix_encoding, gate=self.gate)
+                            fix_encoding=self.fix_encoding, gate=self.gate, gate_threshold=self.gate_threshold)
+            for notice in dc.notices:  # e.g. models/gate missing: once per process
+                from loguru import logger
+                logger.warning(f"cleaner: {notice}")
             if any(s in dc.cleaner.stages for s in MODEL_STAGES):
-                try:  # datatrove runs one task per core: one torch thread each (models load later, lazily)
-                    import torch
-                    torch.set_num_threads(1)
-                except ImportError:
-                    pass
+                one_torch_thread()  # one task per core; torch itself loads only if a document is routed
             _CACHE[key] = dc
         return _CACHE[key]
 
@@ -83,6 +89,8 @@ class CleanerStep(PipelineStep):
                     meta["edits"] = [e.to_dict() for e in c.edits]
                 doc.metadata[self.metadata_key] = meta
                 self.stat_update("documents")
+                if c.neural:
+                    self.stat_update("neural")
                 if applied and self.mode == "fix":
                     doc.text = c.text
                     self.stat_update("changed")
