@@ -411,14 +411,19 @@ def one_torch_thread() -> None:
         sys.modules["torch"].set_num_threads(1)
 
 
-def _init_worker(opts: dict) -> None:
+def _init_worker(opts: dict, parent: int | None = None) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
     _die_with_parent()
+    parent = parent or os.getppid()
+    # The parent may have been killed while this worker was starting, before the death signal was
+    # armed: such a worker would wait forever on a pool lock held by a killed sibling.
+    if os.getppid() != parent:
+        os._exit(1)
     if any(s in opts["config"].stages for s in ("detector", "rewriter")):
         one_torch_thread()
     _worker = Worker(opts)
-    _worker.parent = os.getppid()
+    _worker.parent = parent
 
 
 def _die_with_parent() -> None:
@@ -624,7 +629,7 @@ class Job:
         results: queue.Queue = queue.Queue()
         inflight = 0
         n = 0
-        pool = ctx.Pool(self.args.workers, initializer=_init_worker, initargs=(self.opts,))
+        pool = ctx.Pool(self.args.workers, initializer=_init_worker, initargs=(self.opts, os.getpid()))
         try:
             def drain(block: bool) -> None:
                 nonlocal inflight
