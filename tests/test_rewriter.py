@@ -108,7 +108,13 @@ def _cases():
     return json.loads((CASES / "rewriter.json").read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("case", _cases(), ids=lambda c: c["span"])
+def _params():
+    # known_miss: the shipped model gets it wrong (run as xfail, so an improvement shows)
+    return [pytest.param(c, id=c["span"], marks=[pytest.mark.xfail(reason=c["known_miss"], strict=False)]
+                         if c.get("known_miss") else []) for c in _cases()]
+
+
+@pytest.mark.parametrize("case", _params())
 def test_cases(rewriter, case):
     text, span = case["text"], case["span"]
     s = text.index(span)
