@@ -123,6 +123,15 @@ class Cleaned(NamedTuple):
 GATE_SCORE = 0.3  # --gate auto also routes documents whose tables-and-rules spin score reaches this
 
 
+def check_gate(gate):
+    """A gate value for DocCleaner and the datatrove step: "auto", "off" (also None) or a score."""
+    if gate is None:
+        return "off"
+    if gate in ("auto", "off") or isinstance(gate, (int, float)):
+        return gate
+    raise ValueError(f"gate must be 'auto', 'off', None or a score, got {gate!r}")
+
+
 class DocCleaner:
     """A Cleaner with the batch options (--fix-encoding, --gate, --min-score); one per process.
 
@@ -143,9 +152,7 @@ class DocCleaner:
         from .pipeline import MODEL_STAGES, Cleaner
         self.cleaner = Cleaner(config, stages=stages, tables=tables)
         self.min_score, self.fix_encoding = min_score, fix_encoding
-        self.gate = "off" if gate is None else gate
-        if not (self.gate in ("auto", "off") or isinstance(self.gate, (int, float))):
-            raise ValueError(f"gate must be 'auto', 'off', None or a score, got {gate!r}")
+        self.gate = check_gate(gate)
         self.notices: list[str] = []
         self.neural = any(s in self.cleaner.stages for s in MODEL_STAGES)
         self.fast = self.lexical = None
@@ -159,8 +166,7 @@ class DocCleaner:
             elif gate_threshold is None:
                 self.gate_threshold = self.lexical.threshold
         if self.neural and (self.lexical is not None or isinstance(self.gate, (int, float))):
-            self.fast = Cleaner(self.cleaner.config, entries=self.cleaner.entries,
-                                stages=tuple(s for s in self.cleaner.stages if s in ("tables", "mt")))
+            self.fast = self.cleaner.with_stages(("tables", "mt"))
 
     def route(self, text: str, fast_spin_score: float) -> bool:
         """Does this document (with this tables-and-rules spin score) go to the neural stages?"""
@@ -420,7 +426,8 @@ def _init_worker(opts: dict, parent: int | None = None) -> None:
     # armed: such a worker would wait forever on a pool lock held by a killed sibling.
     if os.getppid() != parent:
         os._exit(1)
-    if any(s in opts["config"].stages for s in ("detector", "rewriter")):
+    from .pipeline import MODEL_STAGES
+    if any(s in opts["config"].stages for s in MODEL_STAGES):
         one_torch_thread()
     _worker = Worker(opts)
     _worker.parent = parent

@@ -23,6 +23,11 @@ _NON_WORD = re.compile(r"[^\w']+")
 _ASCII_BLANK = bytes.maketrans(bytes(c for c in range(128) if c not in _ASCII_WORD), b" " * (128 - len(_ASCII_WORD)))
 
 
+def _allowed_double(w: str) -> bool:
+    """Doubles left alone: grammatical ones ("had had") and single letters other than "a"."""
+    return w in LEGIT_DOUBLES or len(w) == 1 and w != "a"
+
+
 def _doubled(low: str) -> set[str]:
     """Words that occur twice in a row once punctuation is ignored: a cheap superset of the
     words _DUP can match. Works on UTF-8 bytes with C-level methods only: a regex over every
@@ -47,11 +52,11 @@ def _doubled(low: str) -> set[str]:
     return {w.decode("utf-8", "surrogatepass") for w in compress(words, map(operator.eq, words, words[1:]))}
 
 
-def _dup_matches(text: str, low: str, skip=frozenset()):
-    """_DUP's matches, looking only where a doubled word occurs (and not for the words in `skip`)."""
+def _dup_matches(text: str, low: str, skip=lambda w: False):
+    """_DUP's matches, looking only where a doubled word occurs (and not for words where `skip(w)`)."""
     starts = set()
     for w in _doubled(low):
-        if not w[0].isalpha() or w in skip:  # _DUP's word starts with a letter
+        if not w[0].isalpha() or skip(w):  # _DUP's word starts with a letter
             continue
         # str.find is many times faster than a regex search; a run of blanks is caught by "w  "
         for pat in (f"{w} {w}", f"{w}  "):
@@ -73,10 +78,8 @@ def duplicate_words(text: str, protected=(), norm: str | None = None) -> list[Ed
     from .matcher import normalise
     from .regions import overlaps_any
     edits = []
-    for m in _dup_matches(text, norm if norm is not None else normalise(text), _NOT_DOUBLES):
-        w1, gap, w2 = m.group(1), m.group(2), m.group(3)
-        if w1.lower() in LEGIT_DOUBLES or len(w1) == 1 and w1.lower() not in ("a",):
-            continue
+    for m in _dup_matches(text, norm if norm is not None else normalise(text), _allowed_double):
+        w1, w2 = m.group(1), m.group(3)
         if protected and overlaps_any(protected, m.start(), m.end()):
             continue
         start, end = m.end(1), m.end(3)
@@ -89,8 +92,6 @@ def duplicate_words(text: str, protected=(), norm: str | None = None) -> list[Ed
     return edits
 
 
-# Skipped before the search: allowed doubles and single letters (bar "a"), as duplicate_words does.
-_NOT_DOUBLES = LEGIT_DOUBLES | {chr(c) for c in range(ord("b"), ord("z") + 1)}
 
 _ARTICLE_BEFORE = re.compile(r"(?<![\w'])([Aa]n?)([ \t]+)$")
 # Vowel letters that sound like consonants, and silent-h words that take "an".

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 from dataclasses import dataclass, field
@@ -79,6 +80,16 @@ class Cleaner:
             if cache is not None:
                 _cache_save(cache, (self.entries, self.matcher))
         self._models: dict[str, object] = {}
+
+    def with_stages(self, stages: Sequence[str]) -> "Cleaner":
+        """A Cleaner for a subset of these stages sharing the parsed tables and compiled matcher
+        (building them again costs ~0.3 s per process); its models load separately, on first use."""
+        other = copy.copy(self)
+        other.stages = tuple(s for s in self.stages if s in stages)
+        other.notices, other._models = [], {}
+        if "tables" not in other.stages:
+            other.matcher = None
+        return other
 
     # -- neural stages, loaded on first use so the table path never imports torch ------------
     def _model(self, name: str):
@@ -269,6 +280,7 @@ def _cache_load(path: Path | None):
 def _cache_save(path: Path, value) -> None:
     import pickle
     import tempfile
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tables-", suffix=".tmp")
@@ -279,7 +291,5 @@ def _cache_save(path: Path, value) -> None:
         for p in old[:-8]:  # keep the 8 most recent keys (several repos, several configs)
             p.unlink(missing_ok=True)
     except OSError:  # read-only home, full disk: run without a cache
-        try:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
-        except (OSError, UnboundLocalError):
-            pass

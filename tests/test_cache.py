@@ -61,3 +61,12 @@ def test_unwritable_or_disabled_cache_is_not_an_error(tmp_path, monkeypatch):
     assert Cleaner(stages=("tables", "mt"), tables=[str(_table(tmp_path))]).clean("Rights teams met.").changed
     monkeypatch.setenv("CLEANER_CACHE_DIR", "off")
     assert Cleaner(stages=("tables", "mt"), tables=[str(_table(tmp_path))]).clean("Rights teams met.").changed
+
+
+def test_with_stages_shares_the_compiled_tables():
+    full = Cleaner(stages=("tables", "mt", "detector"))
+    fast = full.with_stages(("tables", "mt"))
+    assert fast.matcher is full.matcher and fast.stages == ("tables", "mt")
+    text = "Rights teams said the the plan was attainable."
+    assert fast.clean(text).to_dict() == Cleaner(stages=("tables", "mt")).clean(text).to_dict()
+    assert full.with_stages(("mt",)).matcher is None

@@ -19,8 +19,7 @@ from itertools import islice
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from ..batch import DocCleaner, one_torch_thread
-from ..pipeline import MODEL_STAGES
+from ..batch import DocCleaner, check_gate, one_torch_thread
 
 _CACHE: dict[tuple, DocCleaner] = {}
 
@@ -49,8 +48,7 @@ class CleanerStep(PipelineStep):
             raise ValueError(f"mode must be 'fix' or 'flag', got {mode!r}")
         self.config, self.stages = config, tuple(stages) if stages is not None else None
         self.tables = list(tables) if tables is not None else None
-        if not (gate in ("auto", "off", None) or isinstance(gate, (int, float))):
-            raise ValueError(f"gate must be 'auto', 'off', None or a score, got {gate!r}")
+        check_gate(gate)  # fail when the pipeline is built, not in every task
         self.mode, self.min_score, self.fix_encoding, self.gate = mode, min_score, fix_encoding, gate
         self.gate_threshold = gate_threshold
         self.metadata_key, self.keep_edits, self.batch_size = metadata_key, keep_edits, batch_size
@@ -69,7 +67,7 @@ class CleanerStep(PipelineStep):
             for notice in dc.notices:  # e.g. models/gate missing: once per process
                 from loguru import logger
                 logger.warning(f"cleaner: {notice}")
-            if any(s in dc.cleaner.stages for s in MODEL_STAGES):
+            if dc.neural:
                 one_torch_thread()  # one task per core; torch itself loads only if a document is routed
             _CACHE[key] = dc
         return _CACHE[key]
