@@ -6,8 +6,10 @@ The word embeddings stay frozen (so words never seen in training keep their pret
 and are loaded from that package; `models/detector/` ships only the fine-tuned tensors (fp16).
 
 Calibration (fitted on the dev split by scripts/train_detector.py): a softmax temperature, a span
-threshold chosen to keep false flags on held-out clean prose under 1 per 10k words, and a
-logistic model that turns the word probabilities into a document spin probability.
+threshold chosen to keep false flags on held-out clean prose under 1 per 10k words, a logistic
+model that turns the word probabilities into a document spin probability, and a lower span
+threshold for documents that model already calls spun (spinners rewrite whole documents, so a
+spun neighbourhood is evidence the word-level model alone does not weigh).
 torch/transformers are imported only inside load/detect, so `import cleaner.detector` is cheap.
 """
 
@@ -199,6 +201,10 @@ class Detector:
         self.version = str(self.cfg["version"])
         self.temperature = float(self.cfg.get("temperature", 1.0))
         self.threshold = float(threshold if threshold is not None else self.cfg["threshold"])
+        adapt = self.cfg.get("doc_threshold")
+        # An explicit threshold means one fixed threshold everywhere.
+        self.doc_cut, self.low_threshold = ((float(adapt["doc_score"]), float(adapt["threshold"]))
+                                            if adapt and threshold is None else (None, None))
         self.batch_size = batch_size
         threads = os.environ.get("CLEANER_THREADS")
         if threads:
@@ -252,10 +258,14 @@ class Detector:
     def _output(self, text, ws, ps, skip) -> DetectorOutput:
         p_spun = [1.0 - p[0] for p in ps]
         out = DetectorOutput(words=[(s, e, round(p, 4)) for (s, e), p in zip(ws, p_spun)])
+        out.doc_score = self.doc_score(p_spun, [text[s:e] for s, e in ws])
+        thr = self.threshold
+        if self.doc_cut is not None and out.doc_score >= self.doc_cut:
+            thr = min(thr, self.low_threshold)
         cur: list[int] = []
         spans = []
         for k, ((s, e), p) in enumerate(zip(ws, p_spun)):
-            ok = p >= self.threshold and text[s:e][0].isalnum() and not (skip and _overlaps(skip, s, e))
+            ok = p >= thr and text[s:e][0].isalnum() and not (skip and _overlaps(skip, s, e))
             # A word whose B probability beats its I probability starts a new span.
             new = ok and cur and (ps[k][1] + ps[k][3] > ps[k][2] + ps[k][4])
             if cur and (not ok or new or k != cur[-1] + 1):
@@ -270,7 +280,6 @@ class Detector:
             spin = sum(ps[k][1] + ps[k][2] for k in sp)
             out.spans.append(Span(ws[sp[0]][0], ws[sp[-1]][1], round(max(p_spun[k] for k in sp), 4),
                                   "mt" if mt > spin else "spin"))
-        out.doc_score = self.doc_score(p_spun, [text[s:e] for s, e in ws])
         return out
 
     def doc_score(self, p_spun: Sequence[float], toks: Sequence[str]) -> float:

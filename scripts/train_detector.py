@@ -203,6 +203,7 @@ class _Calib:
 
     def __init__(self, cfg):
         self.cfg, self.threshold = cfg, 0.5
+        self.doc_cut = self.low_threshold = None
 
 
 def doc_logits(tok, model, texts):
@@ -315,6 +316,38 @@ def calibrate(args, tok, model, cfg):
     cfg["dev_calibration"]["doc_clean_over_0.5"] = round(float((pd[yt == 0] > 0.5).float().mean()), 4)
     cfg["dev_calibration"]["doc_spun_over_0.5"] = round(float((pd[yt == 1] > 0.5).float().mean()), 4)
     print(f"threshold {cfg['threshold']} doc model {cfg['doc']} dev accuracy {acc:.3f}", flush=True)
+    fit_doc_threshold(cal, cfg, spun, sw, sp, clean, cw, cp)
+
+
+def fit_doc_threshold(cal, cfg, spun, sw, sp, clean, cw, cp):
+    """Lower span threshold inside documents the doc model calls spun: the (doc score, threshold)
+    pair with the best dev F1 that adds no flag on the clean dev texts (their doc scores stay low)."""
+    thr = cfg["threshold"]
+    cal.cfg, cal.threshold = cfg, thr
+    gold = [[(x["start"], x["end"]) for x in r["spans"] if x["end"] > x["start"]] for r in spun]
+
+    def score(cut, low):
+        cal.doc_cut, cal.low_threshold = cut, low
+        pov = gov = npred = ngold = 0
+        for r, ws, ps, g in zip(spun, sw, sp, gold):
+            pred = cal._output(r["spun"], ws, ps, []).spans
+            _, a, b = match_counts(pred, g)
+            pov, gov, npred, ngold = pov + a, gov + b, npred + len(pred), ngold + len(g)
+        false = sum(len(cal._output(text, ws, ps, []).spans) for text, ws, ps in zip(clean, cw, cp))
+        prec, rec = pov / max(npred, 1), gov / max(ngold, 1)
+        return {"doc_score": cut, "threshold": low, "precision": round(prec, 4), "recall": round(rec, 4),
+                "f1_overlap": round(2 * prec * rec / max(prec + rec, 1e-9), 4), "clean_flags": false}
+
+    base = score(None, None)
+    table = [score(cut, low) for cut in (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
+             for low in (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95) if low < thr]
+    ok = [r for r in table if r["clean_flags"] <= base["clean_flags"] and r["f1_overlap"] > base["f1_overlap"]]
+    cal.doc_cut = cal.low_threshold = None
+    cfg["dev_calibration"]["doc_threshold"] = {"base": base, "table": table}
+    if ok:
+        best = max(ok, key=lambda r: r["f1_overlap"])
+        cfg["doc_threshold"] = {"doc_score": best["doc_score"], "threshold": best["threshold"]}
+        print(f"document-adaptive threshold {cfg['doc_threshold']}: dev {best} (fixed threshold: {base})", flush=True)
 
 
 def export(args, model, cfg):
@@ -330,7 +363,9 @@ def export(args, model, cfg):
     data = tmp.read_bytes()
     tmp.unlink()
     atomic_write_bytes(out / "model.safetensors", data)
-    cfg["version"] = f"{cfg['version_base']}+{hashlib.sha256(data).hexdigest()[:8]}"
+    # The version names the weights and the calibration that turns them into decisions.
+    cal = json.dumps({k: cfg.get(k) for k in ("temperature", "threshold", "doc", "doc_threshold")}, sort_keys=True)
+    cfg["version"] = f"{cfg['version_base']}+{hashlib.sha256(data + cal.encode()).hexdigest()[:8]}"
     atomic_write_bytes(out / "config.json", (json.dumps(cfg, indent=1) + "\n").encode())
     print(f"exported {out} ({len(data) / 1e6:.1f} MB), version {cfg['version']}", flush=True)
 
@@ -370,7 +405,7 @@ def main(argv=None):
     tok, model = D.build_model(base, args.layers)
     data = Path(args.data)
     ready = data / "READY"
-    cfg = {"version_base": "1.0", "layers": args.layers, "labels": list(D.LABELS), "seed": args.seed,
+    cfg = {"version_base": "1.1", "layers": args.layers, "labels": list(D.LABELS), "seed": args.seed,
            "data": {"path": str(data), "ready": ready.read_text().strip() if ready.is_file() else None,
                     "train_sha256": hashlib.sha256((data / "train.jsonl").read_bytes()).hexdigest()[:16]},
            "command": "python scripts/train_detector.py " + " ".join(sys.argv[1:] if argv is None else argv)}

@@ -50,6 +50,39 @@ def test_load_detector_missing_weights(tmp_path):
     assert "no detector weights" in D.why_not
 
 
+def _fake_detector(threshold=None):
+    """A Detector without weights: _output with hand-made word probabilities (no torch)."""
+    d = object.__new__(D.Detector)
+    d.cfg = {"doc": {"weights": [1.0, 0.0, 0.0], "bias": -1.0, "features": D.DOC_FEATURES},
+             "doc_threshold": {"doc_score": 0.6, "threshold": 0.75}}
+    d.threshold = 0.99 if threshold is None else threshold
+    d.doc_cut, d.low_threshold = (0.6, 0.75) if threshold is None else (None, None)
+    return d
+
+
+def _doc(n_words, spun):
+    """n_words words with p(spun) = 0.8 on the indices in `spun`, 0.01 elsewhere."""
+    text = " ".join(f"w{i}" for i in range(n_words))
+    ws = D.words(text)
+    ps = [[0.2, 0.8, 0.0, 0.0, 0.0] if i in spun else [0.99, 0.01, 0.0, 0.0, 0.0] for i in range(n_words)]
+    return text, ws, ps
+
+
+def test_document_adaptive_threshold():
+    d = _fake_detector()
+    # A densely spun document: its doc score passes the cut, so 0.8 words are flagged.
+    text, ws, ps = _doc(100, set(range(0, 100, 3)))
+    out = d._output(text, ws, ps, [])
+    assert out.doc_score >= 0.6 and len(out.spans) == 34
+    # The same 0.8 word alone in clean prose stays below the fixed threshold: nothing flagged.
+    text, ws, ps = _doc(100, {50})
+    out = d._output(text, ws, ps, [])
+    assert out.doc_score < 0.6 and out.spans == []
+    # An explicit threshold turns the adaptive rule off.
+    text, ws, ps = _doc(100, set(range(0, 100, 3)))
+    assert _fake_detector(threshold=0.99)._output(text, ws, ps, []).spans == []
+
+
 def test_wordpiece_alignment():
     pytest.importorskip("transformers")
     base = D.minilm_dir()
@@ -86,7 +119,7 @@ def test_output_contract(det):
     assert [(s, e) for s, e, _ in o.words] == D.words(t)
     assert all(0.0 <= p <= 1.0 for _, _, p in o.words)
     for s in o.spans:
-        assert 0 <= s.start < s.end <= len(t) and s.label in ("spin", "mt") and s.score >= det.threshold
+        assert 0 <= s.start < s.end <= len(t) and s.label in ("spin", "mt") and s.score >= min(det.threshold, det.low_threshold or 1.0)
         assert not any(a < s.end and s.start < b for a, b in skip)
     assert det.version and det.version == json.loads((D.default_dir() / "config.json").read_text())["version"]
 
