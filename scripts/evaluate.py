@@ -225,13 +225,14 @@ SWEEP = (0.3, 0.5, 0.7, 0.9, 0.97, 0.99)
 
 
 def detector_sweep(models_dir, recs: list[dict], prose: dict[str, list[str]]) -> dict | None:
-    """Word probabilities of the detector alone at several thresholds (the shipped one included):
-    phrase recall and word precision on the synthetic set, flagged words per 10k on clean prose."""
+    """Word probabilities of the detector alone at several fixed thresholds, plus the shipped rule
+    (its spans, with the document-adaptive threshold): phrase recall and word precision on the
+    synthetic set, flagged words per 10k on clean prose."""
     from cleaner.detector import load_detector
     det = load_detector(models_dir)
     if det is None:
         return None
-    thr = sorted(set(SWEEP) | {round(float(getattr(det, "threshold", 0.5)), 4)})
+    thr = sorted(set(SWEEP) | {round(float(getattr(det, "threshold", 0.5)), 4)}) + ["shipped rule"]
     found, pred, pred_ok, gold = defaultdict(int), defaultdict(int), defaultdict(int), 0
     for i in range(0, len(recs), 32):
         batch = recs[i:i + 32]
@@ -239,7 +240,7 @@ def detector_sweep(models_dir, recs: list[dict], prose: dict[str, list[str]]) ->
             spans = rec["spans"]
             gold += len(spans)
             for t in thr:
-                hot = [(a, b) for a, b, p in out.words if p >= t]
+                hot = _hot(out, t)
                 found[t] += sum(any(a < g["end"] and g["start"] < b for a, b in hot) for g in spans)
                 pred[t] += len(hot)
                 pred_ok[t] += sum(any(a < g["end"] and g["start"] < b for g in spans) for a, b in hot)
@@ -249,12 +250,19 @@ def detector_sweep(models_dir, recs: list[dict], prose: dict[str, list[str]]) ->
         for out in det.detect_batch(texts[i:i + 32]):
             words += len(out.words)
             for t in thr:
-                flagged[t] += sum(p >= t for _, _, p in out.words)
+                flagged[t] += len(_hot(out, t))
     return {"shipped_threshold": getattr(det, "threshold", None), "gold": gold, "clean_words": words,
             "points": [{"threshold": t, "recall": round(found[t] / gold, 4) if gold else None,
                         "word_precision": round(pred_ok[t] / pred[t], 4) if pred[t] else None,
                         "clean_flagged_words_per_10k": round(flagged[t] * 1e4 / words, 2) if words else None}
                        for t in thr]}
+
+
+def _hot(out, t) -> list[tuple[int, int]]:
+    """Words at p >= t, or for "shipped rule" the words inside the detector's own spans."""
+    if t == "shipped rule":
+        return [(a, b) for a, b, _ in out.words if any(s.start <= a and b <= s.end for s in out.spans)]
+    return [(a, b) for a, b, p in out.words if p >= t]
 
 
 # -- runs ---------------------------------------------------------------------------------------
@@ -358,7 +366,8 @@ def print_report(rep: dict) -> None:
             print(f"  detector alone (shipped threshold {sw['shipped_threshold']}), {sw['gold']} gold phrases, "
                   f"{sw['clean_words']} clean words:")
             for pt in sw["points"]:
-                print(f"    p >= {pt['threshold']:<6} phrase recall {fmt(pt['recall'])}  word precision "
+                at = pt["threshold"] if isinstance(pt["threshold"], str) else f"p >= {pt['threshold']}"
+                print(f"    {at:<12} phrase recall {fmt(pt['recall'])}  word precision "
                       f"{fmt(pt['word_precision'])}  clean flagged words/10k {pt['clean_flagged_words_per_10k']}")
         if r.get("seeds"):
             s2 = r["seeds"].get("002", {})
@@ -407,7 +416,7 @@ def markdown(rep: dict) -> str:
             sweep = ["", f"Detector alone by threshold (shipped: {sw['shipped_threshold']}; {sw['gold']} gold phrases, "
                          f"{sw['clean_words']} clean words):", "",
                      "| threshold | phrase recall | word precision | clean flagged words / 10k |", "|---|---|---|---|"]
-            sweep += [f"| {pt['threshold']} | {fmt(pt['recall'])} | {fmt(pt['word_precision'])} | "
+            sweep += [f"| {pt['threshold'] if isinstance(pt['threshold'], str) else 'p >= ' + str(pt['threshold'])} | {fmt(pt['recall'])} | {fmt(pt['word_precision'])} | "
                       f"{pt['clean_flagged_words_per_10k']} |" for pt in sw["points"]]
     return "\n".join(out + clean + (seeds if len(seeds) > 3 else []) + sweep) + "\n"
 

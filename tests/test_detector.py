@@ -155,3 +155,22 @@ def test_cases(det, case):
     if case.get("clean"):
         assert flagged == [], f"false flags on clean text: {flagged}"
         assert o.doc_score < 0.5
+
+
+def test_seed_articles(det):
+    """In the wild: the spun article 002 (its gold spans) and two originals of the same story.
+    Inside 002 the document score lowers the span threshold; the originals stay unflagged."""
+    from conftest import CASES, shared
+
+    seeds = shared("seeds")
+    text = next(seeds.glob("002_*.txt")).read_text(encoding="utf-8")
+    gold = [tuple(s) for g in json.loads((CASES / "seed_002_gold.json").read_text(encoding="utf-8"))
+            for s in g["spans"]]
+    o = det.detect(text)
+    outside = [text[s.start:s.end] for s in o.spans if not any(s.start < b and a < s.end for a, b in gold)]
+    found = sum(any(s.start < b and a < s.end for s in o.spans) for a, b in gold)
+    assert outside == [] and found / len(gold) >= 0.3, (found, outside)
+    for prefix in ("003", "004"):
+        t = next(seeds.glob(f"{prefix}_*.txt")).read_text(encoding="utf-8")
+        o = det.detect(t)
+        assert o.spans == [] and o.doc_score < 0.5, [t[s.start:s.end] for s in o.spans]
