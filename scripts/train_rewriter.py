@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from cleaner import rewriter as rw  # noqa: E402
 from cleaner.textio import atomic_write_bytes  # noqa: E402
 
-VERSION = "0.2.0"
+VERSION = "0.3.0"
 
 
 def read_jsonl(path: Path, limit: int | None = None):
