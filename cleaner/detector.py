@@ -201,10 +201,7 @@ class Detector:
         self.version = str(self.cfg["version"])
         self.temperature = float(self.cfg.get("temperature", 1.0))
         self.threshold = float(threshold if threshold is not None else self.cfg["threshold"])
-        adapt = self.cfg.get("doc_threshold")
-        # An explicit threshold means one fixed threshold everywhere.
-        self.doc_cut, self.low_threshold = ((float(adapt["doc_score"]), float(adapt["threshold"]))
-                                            if adapt and threshold is None else (None, None))
+        self.doc_cut, self.low_threshold = doc_rule(self.cfg, threshold)
         self.batch_size = batch_size
         threads = os.environ.get("CLEANER_THREADS")
         if threads:
@@ -298,6 +295,15 @@ def doc_features(p_spun: Sequence[float], toks: Sequence[str], threshold: float)
     return [math.log(1e-3 + 100.0 * sum(p for p in ps if p >= 0.5) / n),
             math.log(1e-4 + sum(top) / len(top)),
             math.log(1e-3 + 100.0 * sum(1 for p in ps if p >= threshold) / n)]
+
+
+def doc_rule(cfg: dict, threshold: float | None = None) -> tuple[float | None, float | None]:
+    """(document score cut, lower span threshold) from the config, or (None, None): an explicit
+    threshold means one fixed threshold everywhere."""
+    adapt = cfg.get("doc_threshold")
+    if not adapt or threshold is not None:
+        return None, None
+    return float(adapt["doc_score"]), float(adapt["threshold"])
 
 
 def doc_probability(doc_cfg: dict, p_spun: Sequence[float], toks: Sequence[str], threshold: float) -> float:

@@ -265,6 +265,11 @@ def _hot(out, t) -> list[tuple[int, int]]:
     return [(a, b) for a, b, p in out.words if p >= t]
 
 
+def _at(t) -> str:
+    """A sweep point's name: "p >= 0.9", or "shipped rule"."""
+    return t if isinstance(t, str) else f"p >= {t}"
+
+
 # -- runs ---------------------------------------------------------------------------------------
 def make_cleaner(stages, exclude=(), models_dir=None):
     from cleaner import Cleaner
@@ -366,8 +371,7 @@ def print_report(rep: dict) -> None:
             print(f"  detector alone (shipped threshold {sw['shipped_threshold']}), {sw['gold']} gold phrases, "
                   f"{sw['clean_words']} clean words:")
             for pt in sw["points"]:
-                at = pt["threshold"] if isinstance(pt["threshold"], str) else f"p >= {pt['threshold']}"
-                print(f"    {at:<12} phrase recall {fmt(pt['recall'])}  word precision "
+                print(f"    {_at(pt['threshold']):<12} phrase recall {fmt(pt['recall'])}  word precision "
                       f"{fmt(pt['word_precision'])}  clean flagged words/10k {pt['clean_flagged_words_per_10k']}")
         if r.get("seeds"):
             s2 = r["seeds"].get("002", {})
@@ -416,7 +420,7 @@ def markdown(rep: dict) -> str:
             sweep = ["", f"Detector alone by threshold (shipped: {sw['shipped_threshold']}; {sw['gold']} gold phrases, "
                          f"{sw['clean_words']} clean words):", "",
                      "| threshold | phrase recall | word precision | clean flagged words / 10k |", "|---|---|---|---|"]
-            sweep += [f"| {pt['threshold'] if isinstance(pt['threshold'], str) else 'p >= ' + str(pt['threshold'])} | {fmt(pt['recall'])} | {fmt(pt['word_precision'])} | "
+            sweep += [f"| {_at(pt['threshold'])} | {fmt(pt['recall'])} | {fmt(pt['word_precision'])} | "
                       f"{pt['clean_flagged_words_per_10k']} |" for pt in sw["points"]]
     return "\n".join(out + clean + (seeds if len(seeds) > 3 else []) + sweep) + "\n"
 

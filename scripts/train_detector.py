@@ -191,11 +191,6 @@ def fit_temperature(logits, labels) -> float:
     return best[1]
 
 
-def spans_at(det_like, text, ws, ps, thr):
-    det_like.threshold = thr
-    return det_like._output(text, ws, ps, []).spans
-
-
 class _Calib:
     """Just enough of Detector to reuse its span and document logic with dev probabilities."""
     _output = D.Detector._output
@@ -262,22 +257,16 @@ def calibrate(args, tok, model, cfg):
     sp, cp = softmax_all(slg, t), softmax_all(clg, t)
     clean_words = sum(1 for ws, text in zip(cw, clean) for s, e in ws if text[s].isalnum())
     cal = _Calib(cfg)
+    dev = DevSet(spun, sw, sp, clean, cw, cp)
     table = []
     # Dense near 1: the clean-prose constraint usually binds there.
     for thr in [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.96, 0.97, 0.975, 0.98, 0.985, 0.99, 0.993, 0.995,
                 0.997, 0.998, 0.999]:
-        ex = pov = gov = npred = ngold = 0
-        for r, ws, ps in zip(spun, sw, sp):
-            pred = spans_at(cal, r["spun"], ws, ps, thr)
-            gold = [(x["start"], x["end"]) for x in r["spans"] if x["end"] > x["start"]]
-            e, a, b = match_counts(pred, gold)
-            ex, pov, gov, npred, ngold = ex + e, pov + a, gov + b, npred + len(pred), ngold + len(gold)
-        false = sum(len(spans_at(cal, text, ws, ps, thr)) for text, ws, ps in zip(clean, cw, cp))
-        prec, rec = pov / max(npred, 1), gov / max(ngold, 1)
-        row = {"threshold": thr, "precision": round(prec, 4), "recall": round(rec, 4),
-               "f1_overlap": round(2 * prec * rec / max(prec + rec, 1e-9), 4),
-               "f1_exact": round(2 * ex / max(npred + ngold, 1), 4),
-               "clean_flags_per_10k": round(1e4 * false / max(clean_words, 1), 3)}
+        cal.threshold = thr
+        m = dev.score(cal)
+        row = {"threshold": thr, "precision": m["precision"], "recall": m["recall"], "f1_overlap": m["f1_overlap"],
+               "f1_exact": m["f1_exact"],
+               "clean_flags_per_10k": round(1e4 * m["clean_flags"] / max(clean_words, 1), 3)}
         table.append(row)
         print(row, flush=True)
     ok = [r for r in table if r["clean_flags_per_10k"] <= args.max_clean_rate]
@@ -316,27 +305,41 @@ def calibrate(args, tok, model, cfg):
     cfg["dev_calibration"]["doc_clean_over_0.5"] = round(float((pd[yt == 0] > 0.5).float().mean()), 4)
     cfg["dev_calibration"]["doc_spun_over_0.5"] = round(float((pd[yt == 1] > 0.5).float().mean()), 4)
     print(f"threshold {cfg['threshold']} doc model {cfg['doc']} dev accuracy {acc:.3f}", flush=True)
-    fit_doc_threshold(cal, cfg, spun, sw, sp, clean, cw, cp)
+    fit_doc_threshold(cal, cfg, dev)
 
 
-def fit_doc_threshold(cal, cfg, spun, sw, sp, clean, cw, cp):
+class DevSet:
+    """Dev word probabilities for calibration: spun records with their gold spans, and clean texts."""
+
+    def __init__(self, spun, sw, sp, clean, cw, cp):
+        self.spun, self.sw, self.sp, self.clean, self.cw, self.cp = spun, sw, sp, clean, cw, cp
+        self.gold = [[(x["start"], x["end"]) for x in r["spans"] if x["end"] > x["start"]] for r in spun]
+
+    def score(self, cal) -> dict:
+        """Span metrics on the spun records and false flags on the clean texts under cal's rule."""
+        ex = pov = gov = npred = ngold = 0
+        for r, ws, ps, g in zip(self.spun, self.sw, self.sp, self.gold):
+            pred = cal._output(r["spun"], ws, ps, []).spans
+            e, a, b = match_counts(pred, g)
+            ex, pov, gov, npred, ngold = ex + e, pov + a, gov + b, npred + len(pred), ngold + len(g)
+        false = sum(len(cal._output(text, ws, ps, []).spans) for text, ws, ps in zip(self.clean, self.cw, self.cp))
+        prec, rec = pov / max(npred, 1), gov / max(ngold, 1)
+        return {"precision": round(prec, 4), "recall": round(rec, 4),
+                "f1_overlap": round(2 * prec * rec / max(prec + rec, 1e-9), 4),
+                "f1_exact": round(2 * ex / max(npred + ngold, 1), 4), "clean_flags": false}
+
+
+def fit_doc_threshold(cal, cfg, dev: DevSet):
     """Lower span threshold inside documents the doc model calls spun: the (doc score, threshold)
     pair with the best dev F1 that adds no flag on the clean dev texts (their doc scores stay low)."""
     thr = cfg["threshold"]
     cal.cfg, cal.threshold = cfg, thr
-    gold = [[(x["start"], x["end"]) for x in r["spans"] if x["end"] > x["start"]] for r in spun]
 
     def score(cut, low):
         cal.doc_cut, cal.low_threshold = cut, low
-        pov = gov = npred = ngold = 0
-        for r, ws, ps, g in zip(spun, sw, sp, gold):
-            pred = cal._output(r["spun"], ws, ps, []).spans
-            _, a, b = match_counts(pred, g)
-            pov, gov, npred, ngold = pov + a, gov + b, npred + len(pred), ngold + len(g)
-        false = sum(len(cal._output(text, ws, ps, []).spans) for text, ws, ps in zip(clean, cw, cp))
-        prec, rec = pov / max(npred, 1), gov / max(ngold, 1)
-        return {"doc_score": cut, "threshold": low, "precision": round(prec, 4), "recall": round(rec, 4),
-                "f1_overlap": round(2 * prec * rec / max(prec + rec, 1e-9), 4), "clean_flags": false}
+        m = dev.score(cal)
+        return {"doc_score": cut, "threshold": low, "precision": m["precision"], "recall": m["recall"],
+                "f1_overlap": m["f1_overlap"], "clean_flags": m["clean_flags"]}
 
     base = score(None, None)
     table = [score(cut, low) for cut in (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)

@@ -56,15 +56,15 @@ def _fake_detector(threshold=None):
     d.cfg = {"doc": {"weights": [1.0, 0.0, 0.0], "bias": -1.0, "features": D.DOC_FEATURES},
              "doc_threshold": {"doc_score": 0.6, "threshold": 0.75}}
     d.threshold = 0.99 if threshold is None else threshold
-    d.doc_cut, d.low_threshold = (0.6, 0.75) if threshold is None else (None, None)
+    d.doc_cut, d.low_threshold = D.doc_rule(d.cfg, threshold)
     return d
 
 
-def _doc(n_words, spun):
-    """n_words words with p(spun) = 0.8 on the indices in `spun`, 0.01 elsewhere."""
+def _doc(n_words, spun, p=0.8):
+    """n_words words with p(spun) = p on the indices in `spun`, 0.01 elsewhere."""
     text = " ".join(f"w{i}" for i in range(n_words))
     ws = D.words(text)
-    ps = [[0.2, 0.8, 0.0, 0.0, 0.0] if i in spun else [0.99, 0.01, 0.0, 0.0, 0.0] for i in range(n_words)]
+    ps = [[1 - p, p, 0.0, 0.0, 0.0] if i in spun else [0.99, 0.01, 0.0, 0.0, 0.0] for i in range(n_words)]
     return text, ws, ps
 
 
@@ -81,6 +81,31 @@ def test_document_adaptive_threshold():
     # An explicit threshold turns the adaptive rule off.
     text, ws, ps = _doc(100, set(range(0, 100, 3)))
     assert _fake_detector(threshold=0.99)._output(text, ws, ps, []).spans == []
+
+
+def test_fit_doc_threshold_adds_no_clean_flag():
+    """Calibration (scripts/train_detector.py): the chosen pair must not flag a clean dev text, even
+    one whose document score is high; here spun words sit at p 0.92 and a dense clean text at 0.88."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import train_detector as T
+
+    dense = set(range(0, 100, 3))
+    spun_docs = [_doc(100, dense, 0.92) for _ in range(3)]
+    clean_docs = [_doc(100, dense, 0.88), _doc(100, {50}, 0.97)]
+    spun = [{"spun": t, "spans": [{"start": ws[i][0], "end": ws[i][1]} for i in sorted(dense)]}
+            for t, ws, _ in spun_docs]
+    cfg = {"threshold": 0.99, "dev_calibration": {},
+           "doc": {"weights": [1.0, 0.0, 0.0], "bias": -1.0, "features": D.DOC_FEATURES}}
+    dev = T.DevSet(spun, [d[1] for d in spun_docs], [d[2] for d in spun_docs],
+                   [d[0] for d in clean_docs], [d[1] for d in clean_docs], [d[2] for d in clean_docs])
+    T.fit_doc_threshold(T._Calib(cfg), cfg, dev)
+    fit = cfg["dev_calibration"]["doc_threshold"]
+    assert fit["base"]["recall"] == 0.0 and fit["base"]["clean_flags"] == 0
+    assert cfg["doc_threshold"]["threshold"] == 0.9  # 0.85 and below would flag the dense clean text
+    chosen = next(r for r in fit["table"] if r["doc_score"] == cfg["doc_threshold"]["doc_score"]
+                  and r["threshold"] == 0.9)
+    assert chosen["recall"] == 1.0 and chosen["precision"] == 1.0 and chosen["clean_flags"] == 0
+    assert any(r["clean_flags"] > 0 for r in fit["table"])
 
 
 def test_wordpiece_alignment():
