@@ -418,15 +418,16 @@ class LexMap:
         return beams
 
 
-def mt_candidates(src: str) -> list[str]:
-    """Machine-translation repairs: a doubled word said once ("the the"), two words swapped back
-    ("land public" -> "public land")."""
+def mt_candidates(src: str, label: str | None = "mt") -> list[str]:
+    """Machine-translation repairs: a doubled word said once ("the the"), and for spans the detector
+    labels "mt", two words swapped back ("land public" -> "public land"). Spinners never reorder,
+    so a swap offered for a spun span only competes with the restoration ("picture hyperspectral")."""
     ws = words(src)
     out = []
     dedup = [w for i, w in enumerate(ws) if i == 0 or w != ws[i - 1]]
     if len(dedup) < len(ws):
         out.append(" ".join(dedup))
-    if len(ws) == 2 and ws[0] != ws[1]:
+    if label == "mt" and len(ws) == 2 and ws[0] != ws[1]:
         out.append(f"{ws[1]} {ws[0]}")
     return out
 
@@ -644,14 +645,17 @@ class Rewriter:
 
     # -- main entry ---------------------------------------------------------------------------
 
-    def candidates(self, text: str, spans: Sequence[tuple[int, int]], batch_size: int = 32
-                   ) -> list[list[_Cand]]:
+    def candidates(self, text: str, spans: Sequence[tuple[int, int]], batch_size: int = 32,
+                   labels: Sequence[str | None] | None = None) -> list[list[_Cand]]:
         """Beam + word-map candidates per span, identity always included, de-duplicated."""
-        return self.window_candidates([context_window(text, s, e) for s, e in spans], batch_size)
+        return self.window_candidates([context_window(text, s, e) for s, e in spans], batch_size, labels)
 
-    def window_candidates(self, items: Sequence[tuple[str, int, int]], batch_size: int = 32) -> list[list[_Cand]]:
-        """Candidates for (context, span_start, span_end) windows, possibly from different texts."""
+    def window_candidates(self, items: Sequence[tuple[str, int, int]], batch_size: int = 32,
+                          labels: Sequence[str | None] | None = None) -> list[list[_Cand]]:
+        """Candidates for (context, span_start, span_end) windows, possibly from different texts;
+        `labels` are the detector's span labels ("mt" or None), which decide the MT repairs."""
         out: list[list[_Cand]] = []
+        labels = list(labels) if labels is not None else [None] * len(items)
         for i in range(0, len(items), batch_size):
             chunk = items[i:i + batch_size]
             batch = encode_batch(self.tok, chunk)
@@ -659,7 +663,7 @@ class Rewriter:
             head = self.head.batch(batch["input_ids"].flatten().tolist())
             hyps = beam_search(self.tok, self.enc, self.dec, batch, k=self.beams, h=h, head=head)
             start = len(out)
-            for (ctx, s, e), hs in zip(chunk, hyps):
+            for (ctx, s, e), hs, lab in zip(chunk, hyps, labels[i:i + batch_size]):
                 src = ctx[s:e]
                 cands: dict[str, _Cand] = {}
                 for r, (ids, lp) in enumerate(hs):
@@ -675,7 +679,7 @@ class Rewriter:
                 if self.tlex.map:  # tortured-phrase word map: candidates the thesaurus counts would bury
                     for ws, _ in self.tlex.candidates(words(src), 8):
                         cands.setdefault(" ".join(ws), _Cand(" ".join(ws), None, self.beams))
-                for t in mt_candidates(src):
+                for t in mt_candidates(src, lab):
                     cands.setdefault(t, _Cand(t, None, self.beams)).rule = 1.0
                 for t, pl in self.phrases.options(src):
                     cands.setdefault(t, _Cand(t, None, self.beams)).phrase = pl
@@ -702,7 +706,7 @@ class Rewriter:
         for s, e, _, _ in sp:
             if not 0 <= s < e <= len(text):
                 raise ValueError(f"span {s}:{e} is outside the text (length {len(text)})")
-        all_cands = self.candidates(text, [(s, e) for s, e, _, _ in sp])
+        all_cands = self.candidates(text, [(s, e) for s, e, _, _ in sp], labels=[lab for _, _, _, lab in sp])
         edits = []
         for (s, e, det_score, label), cands in zip(sp, all_cands):
             src = text[s:e]

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from cleaner import detector as D  # noqa: E402
 from cleaner.textio import atomic_write_bytes  # noqa: E402
-from scripts.train_detector import read_jsonl  # noqa: E402
+from scripts.train_detector import join_articles, read_jsonl  # noqa: E402
 
 
 def prf(tp_p: int, n_pred: int, tp_g: int, n_gold: int) -> dict:
@@ -71,6 +71,27 @@ def eval_synth(det, path: Path, limit: int | None) -> dict:
     res["originals"] = clean_rate(det, origs)
     res["doc_auc"] = auc(doc)
     return res
+
+
+def eval_articles(det, path: Path, n: int) -> dict:
+    """n source documents of the split with their records joined back into articles (all families
+    mixed, as the records of one document come): span metrics, and flags on their originals."""
+    import random
+
+    spun, clean = join_articles(path, n, random.Random(0))
+    outs = det.detect_batch([a["spun"] for a in spun])
+    pp = npred = gp = ngold = ex = 0
+    for a, o in zip(spun, outs):
+        gold = [(s["start"], s["end"]) for s in a["spans"] if s["end"] > s["start"]]
+        npred, ngold = npred + len(o.spans), ngold + len(gold)
+        pp += sum(1 for s in o.spans if any(x < s.end and s.start < y for x, y in gold))
+        gp += sum(1 for x, y in gold if any(x < s.end and s.start < y for s in o.spans))
+        ex += len({(s.start, s.end) for s in o.spans} & set(gold))
+    docs = sorted(o.doc_score for o in outs)
+    return {"articles": len(spun), "span_overlap": prf(pp, npred, gp, ngold),
+            "span_exact_f1": round(2 * ex / max(npred + ngold, 1), 4),
+            "median_doc_score": round(docs[len(docs) // 2], 4) if docs else None,
+            "originals": clean_rate(det, clean)}
 
 
 def clean_rate(det, texts: list[str]) -> dict:
@@ -143,6 +164,9 @@ def main(argv=None):
     ap.add_argument("--data", default="data/synth")
     ap.add_argument("--split", default="test")
     ap.add_argument("--limit", type=int, default=None, help="records of the split to evaluate")
+    ap.add_argument("--articles", type=int, default=0,
+                    help="also evaluate N documents of --articles-split joined into articles")
+    ap.add_argument("--articles-split", default="test")
     ap.add_argument("--clean", nargs="*", default=[], help="clean JSONL(.gz) files with a `text` field")
     ap.add_argument("--clean-docs", type=int, default=300)
     ap.add_argument("--bench", type=int, default=2000, help="sentences for the speed run (0: skip)")
@@ -167,6 +191,8 @@ def main(argv=None):
     split = Path(args.data) / f"{args.split}.jsonl"
     if split.is_file():
         res["synth"] = eval_synth(det, split, args.limit)
+    if args.articles:
+        res["articles"] = eval_articles(det, Path(args.data) / f"{args.articles_split}.jsonl", args.articles)
     clean_texts = []
     for c in args.clean:
         texts = [r["text"] for r in read_jsonl(Path(c), args.clean_docs)]

@@ -71,6 +71,16 @@ def load_split(path: Path, originals: float, rng: random.Random, limit: int | No
     return segs, stats
 
 
+def hard_negatives(path: Path, repeat: int):
+    """Clean sentences an earlier detector flagged (scripts/mine_negatives.py), all labelled O,
+    each `repeat` times: they are rare in the stream but are what the clean-prose limit punishes."""
+    segs = []
+    for r in read_jsonl(path):
+        for w, lab, _ in record_segments(r["text"], []):
+            segs += [(w, lab)] * repeat
+    return segs
+
+
 def batches(segs, batch_size: int, rng: random.Random):
     """Endless stream of length-bucketed batches (less padding, same distribution)."""
     while True:
@@ -305,7 +315,39 @@ def calibrate(args, tok, model, cfg):
     cfg["dev_calibration"]["doc_clean_over_0.5"] = round(float((pd[yt == 0] > 0.5).float().mean()), 4)
     cfg["dev_calibration"]["doc_spun_over_0.5"] = round(float((pd[yt == 1] > 0.5).float().mean()), 4)
     print(f"threshold {cfg['threshold']} doc model {cfg['doc']} dev accuracy {acc:.3f}", flush=True)
-    fit_doc_threshold(cal, cfg, dev)
+    art = None
+    if args.dev_articles:
+        a_spun, a_clean = join_articles(Path(args.data) / "dev.jsonl", args.dev_articles, random.Random(args.seed + 1))
+        print(f"adaptive rule on {len(a_spun)} spun dev articles, {len(a_clean)} originals", flush=True)
+        aw, alg = doc_logits(tok, model, [r["spun"] for r in a_spun])
+        acw, aclg = doc_logits(tok, model, a_clean)
+        art = DevSet(a_spun, aw, softmax_all(alg, t), a_clean, acw, softmax_all(aclg, t))
+    fit_doc_threshold(cal, cfg, dev, art, args.min_precision)
+
+
+def join_articles(path: Path, n: int, rng: random.Random):
+    """n source documents of a split with their records joined back into one article:
+    (spun articles with gold spans, the originals of all n).
+
+    Real documents are articles, and the document score that the adaptive rule keys on grows surer
+    with length; fitted on record-sized snippets alone, the rule would be set for texts the tool
+    rarely sees."""
+    groups = {}
+    for r in read_jsonl(path):
+        groups.setdefault(r["id"].split("#")[0], []).append(r)
+    keys = sorted(groups)
+    rng.shuffle(keys)
+    spun, clean = [], []
+    for k in keys[:n]:
+        recs = sorted(groups[k], key=lambda r: int(r["id"].partition("#")[2] or 0))
+        text, spans = "", []
+        for r in recs:
+            spans += [{"start": x["start"] + len(text), "end": x["end"] + len(text)} for x in r["spans"]]
+            text += r["spun"] + "\n\n"
+        if spans:
+            spun.append({"spun": text, "spans": spans})
+        clean.append("\n\n".join(r["original"] for r in recs))
+    return spun, clean
 
 
 class DevSet:
@@ -329,26 +371,35 @@ class DevSet:
                 "f1_exact": round(2 * ex / max(npred + ngold, 1), 4), "clean_flags": false}
 
 
-def fit_doc_threshold(cal, cfg, dev: DevSet):
+def fit_doc_threshold(cal, cfg, dev: DevSet, art: DevSet | None = None, min_precision: float = 0.0):
     """Lower span threshold inside documents the doc model calls spun: the (doc score, threshold)
-    pair with the best dev F1 that adds no flag on the clean dev texts (their doc scores stay low)."""
+    pair with the best F1 at precision >= min_precision that adds no flag on any clean dev text.
+    F1 is measured on `art` (dev records joined into articles) when given, else on `dev`."""
     thr = cfg["threshold"]
     cal.cfg, cal.threshold = cfg, thr
+    target = art if art is not None else dev
 
     def score(cut, low):
         cal.doc_cut, cal.low_threshold = cut, low
-        m = dev.score(cal)
-        return {"doc_score": cut, "threshold": low, "precision": m["precision"], "recall": m["recall"],
-                "f1_overlap": m["f1_overlap"], "clean_flags": m["clean_flags"]}
+        m = target.score(cal)
+        row = {"doc_score": cut, "threshold": low, "precision": m["precision"], "recall": m["recall"],
+               "f1_overlap": m["f1_overlap"], "clean_flags": m["clean_flags"]}
+        if art is not None:
+            r = dev.score(cal)
+            row.update(records_f1=r["f1_overlap"], clean_flags=m["clean_flags"] + r["clean_flags"])
+        return row
 
     base = score(None, None)
-    table = [score(cut, low) for cut in (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
-             for low in (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95) if low < thr]
-    ok = [r for r in table if r["clean_flags"] <= base["clean_flags"] and r["f1_overlap"] > base["f1_overlap"]]
+    table = [score(cut, low) for cut in (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+             for low in (0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95) if low < thr]
+    ok = [r for r in table if r["clean_flags"] <= base["clean_flags"] and r["f1_overlap"] > base["f1_overlap"]
+          and r["precision"] >= min_precision]
     cal.doc_cut = cal.low_threshold = None
-    cfg["dev_calibration"]["doc_threshold"] = {"base": base, "table": table}
+    cfg["dev_calibration"]["doc_threshold"] = {"on": "articles" if art is not None else "records",
+                                               "base": base, "table": table}
     if ok:
-        best = max(ok, key=lambda r: r["f1_overlap"])
+        # Ties go to the higher cut and threshold: the same dev F1 with fewer clean documents touched.
+        best = max(ok, key=lambda r: (r["f1_overlap"], r["doc_score"], r["threshold"]))
         cfg["doc_threshold"] = {"doc_score": best["doc_score"], "threshold": best["threshold"]}
         print(f"document-adaptive threshold {cfg['doc_threshold']}: dev {best} (fixed threshold: {base})", flush=True)
 
@@ -387,7 +438,13 @@ def main(argv=None):
     ap.add_argument("--ckpt-every", type=int, default=250)
     ap.add_argument("--originals", type=float, default=0.5, help="share of records whose original is added as clean")
     ap.add_argument("--train-records", type=int, default=None)
+    ap.add_argument("--hard-negatives", help="JSONL of clean sentences to train as all-O (mine_negatives.py)")
+    ap.add_argument("--hard-repeat", type=int, default=2, help="times each hard negative enters an epoch")
     ap.add_argument("--dev-records", type=int, default=1500)
+    ap.add_argument("--dev-articles", type=int, default=0,
+                    help="fit the document-adaptive rule on N dev documents joined into articles (0: on records)")
+    ap.add_argument("--min-precision", type=float, default=0.95,
+                    help="dev span precision the document-adaptive rule must keep")
     ap.add_argument("--clean-dev", nargs="*", default=[], help="glob(s) of held-out clean JSONL(.gz) for calibration")
     ap.add_argument("--clean-docs", type=int, default=200, help="documents read per clean-dev file")
     ap.add_argument("--max-clean-rate", type=float, default=0.5, help="allowed flags per 10k clean dev words")
@@ -408,14 +465,22 @@ def main(argv=None):
     tok, model = D.build_model(base, args.layers)
     data = Path(args.data)
     ready = data / "READY"
-    cfg = {"version_base": "1.1", "layers": args.layers, "labels": list(D.LABELS), "seed": args.seed,
+    cfg = {"version_base": "1.2", "layers": args.layers, "labels": list(D.LABELS), "seed": args.seed,
            "data": {"path": str(data), "ready": ready.read_text().strip() if ready.is_file() else None,
                     "train_sha256": hashlib.sha256((data / "train.jsonl").read_bytes()).hexdigest()[:16]},
            "command": "python scripts/train_detector.py " + " ".join(sys.argv[1:] if argv is None else argv)}
+    if args.hard_negatives:  # given with --export-only too, so the card of a re-export keeps its data
+        cfg["data"]["hard_negatives"] = {
+            "path": args.hard_negatives, "repeat": args.hard_repeat,
+            "sha256": hashlib.sha256(Path(args.hard_negatives).read_bytes()).hexdigest()[:16]}
     rng = random.Random(args.seed)
     dev_segs, _ = load_split(data / "dev.jsonl", 0.5, random.Random(1), 120)
     if not args.export_only:
         segs, stats = load_split(data / "train.jsonl", args.originals, rng, args.train_records)
+        if args.hard_negatives:
+            hard = hard_negatives(Path(args.hard_negatives), args.hard_repeat)
+            segs += hard
+            stats["hard_negative_segments"] = len(hard)
         print(f"train: {len(segs)} segments {stats}", flush=True)
         cfg["train_stats"] = stats
         cfg["steps"] = train(args, tok, model, segs, dev_segs)

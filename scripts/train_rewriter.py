@@ -327,7 +327,8 @@ def run(R, items, batch: int = 32):
     res = []
     for i in range(0, len(items), batch):
         chunk = items[i:i + batch]
-        cands = R.window_candidates([rw.context_window(text, s, e) for text, s, e, *_ in chunk], batch)
+        cands = R.window_candidates([rw.context_window(text, s, e) for text, s, e, *_ in chunk], batch,
+                                    [label(it[4]) for it in chunk])
         for (text, s, e, gold, fam), cs in zip(chunk, cands):
             src = text[s:e]
             lw, rw_ = rw.words(text[max(0, s - 40):s]), rw.words(text[e:e + 40])

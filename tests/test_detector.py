@@ -78,6 +78,9 @@ def test_document_adaptive_threshold():
     text, ws, ps = _doc(100, {50})
     out = d._output(text, ws, ps, [])
     assert out.doc_score < 0.6 and out.spans == []
+    # A confident word is flagged anywhere.
+    text, ws, ps = _doc(100, {50}, 0.999)
+    assert [(s.start, s.end) for s in d._output(text, ws, ps, []).spans] == [ws[50]]
     # An explicit threshold turns the adaptive rule off.
     text, ws, ps = _doc(100, set(range(0, 100, 3)))
     assert _fake_detector(threshold=0.99)._output(text, ws, ps, []).spans == []
@@ -106,6 +109,102 @@ def test_fit_doc_threshold_adds_no_clean_flag():
                   and r["threshold"] == 0.9)
     assert chosen["recall"] == 1.0 and chosen["precision"] == 1.0 and chosen["clean_flags"] == 0
     assert any(r["clean_flags"] > 0 for r in fit["table"])
+
+
+def test_fit_doc_threshold_keeps_the_precision_floor():
+    """A pair below --min-precision on dev is never chosen, whatever its F1; ties go to the higher
+    document-score cut (fewer clean documents touched)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import train_detector as T
+
+    dense = set(range(0, 100, 3))
+    spun_docs = []
+    for _ in range(3):
+        text, ws, ps = _doc(100, dense, 0.92)
+        ps[1] = [0.04, 0.96, 0.0, 0.0, 0.0]  # a clean word the low threshold also flags
+        spun_docs.append((text, ws, ps))
+    spun = [{"spun": t, "spans": [{"start": ws[i][0], "end": ws[i][1]} for i in sorted(dense)]}
+            for t, ws, _ in spun_docs]
+    clean_docs = [_doc(100, {50}, 0.97)]
+
+    def fit(floor):
+        cfg = {"threshold": 0.99, "dev_calibration": {},
+               "doc": {"weights": [1.0, 0.0, 0.0], "bias": -1.0, "features": D.DOC_FEATURES}}
+        dev = T.DevSet(spun, [d[1] for d in spun_docs], [d[2] for d in spun_docs],
+                       [d[0] for d in clean_docs], [d[1] for d in clean_docs], [d[2] for d in clean_docs])
+        T.fit_doc_threshold(T._Calib(cfg), cfg, dev, min_precision=floor)
+        return cfg.get("doc_threshold")
+
+    assert fit(0.99) is None  # best precision reachable is 34/35
+    # Cuts 0.5 to 0.9 tie (the spun documents score between 0.9 and 0.95): 0.9 wins.
+    assert fit(0.95) == {"doc_score": 0.9, "threshold": 0.9}
+
+
+def test_join_articles_joins_the_records_of_one_document(tmp_path):
+    """The adaptive rule is calibrated on articles: the dev records of one source document joined
+    in chunk order, gold spans moved to the joined text; the originals are the clean side."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import random
+
+    import train_detector as T
+
+    recs = [{"id": "d#1", "spun": "v3 v4", "original": "v3 v4", "spans": []},
+            {"id": "d#0", "spun": "w0 w1 w2", "original": "v0 v1 v2", "spans": [{"start": 3, "end": 5}]},
+            {"id": "e#0", "spun": "u5 u6", "original": "u5 u6", "spans": []}]
+    f = tmp_path / "dev.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    spun, clean = T.join_articles(f, 5, random.Random(0))
+    assert spun == [{"spun": "w0 w1 w2\n\nv3 v4\n\n", "spans": [{"start": 3, "end": 5}]}]
+    assert sorted(clean) == ["u5 u6", "v0 v1 v2\n\nv3 v4"]
+    spun, clean = T.join_articles(f, 1, random.Random(0))
+    assert len(clean) == 1
+
+
+def test_eval_articles_scores_joined_documents(tmp_path):
+    """scripts/eval_detector.py --articles: span metrics on joined articles, flags on their originals."""
+    from types import SimpleNamespace
+
+    from scripts import eval_detector as E
+
+    class Stub:  # flags every "w1" and every "v2"
+        def detect_batch(self, texts):
+            return [SimpleNamespace(doc_score=0.5, spans=[SimpleNamespace(start=s, end=e) for s, e in D.words(t)
+                                                          if t[s:e] in ("w1", "v2")]) for t in texts]
+
+    recs = [{"id": "d#0", "spun": "w0 w1 w2", "original": "v0 v1 v2", "spans": [{"start": 3, "end": 5}]},
+            {"id": "d#1", "spun": "x3 w1", "original": "x3 x4", "spans": [{"start": 3, "end": 5}]},
+            {"id": "e#0", "spun": "w1 y1", "original": "y0 y1", "spans": [{"start": 3, "end": 5}]}]
+    f = tmp_path / "test.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    res = E.eval_articles(Stub(), f, 5)
+    assert res["articles"] == 2
+    assert res["span_overlap"] == {"precision": 0.6667, "recall": 0.6667, "f1": 0.6667, "pred": 3, "gold": 3}
+    assert res["span_exact_f1"] == 0.6667
+    assert res["originals"]["flags"] == 1 and res["originals"]["words"] == 7
+
+
+def test_hard_negative_mining_and_training_segments(tmp_path):
+    """scripts/mine_negatives.py keeps clean sentences with a confident flag, but never one with an
+    immediate repetition (a real error that must stay flaggable); train_detector.py trains the kept
+    sentences as all-O segments, `repeat` times each."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import mine_negatives as M
+    import train_detector as T
+
+    def probs(text, hot):
+        return [[0.02, 0.98, 0, 0, 0] if text[s:e] == hot else [0.999, 0.001, 0, 0, 0] for s, e in D.words(text)]
+
+    clean = "They deliberately try to prevent economic improvement."
+    assert M.confident_flag(clean, probs(clean, "improvement"), 0.9) == (0.98, "improvement")
+    assert M.confident_flag(clean, probs(clean, "improvement"), 0.99) is None
+    assert M.confident_flag(clean, probs(clean, "none"), 0.5) is None
+    rep = "In the the 7th century, Islam spread through the region."
+    assert M.confident_flag(rep, probs(rep, "Islam"), 0.9) is None
+    f = tmp_path / "hard.jsonl"
+    f.write_text(json.dumps({"text": clean + " A second one."}) + "\n", encoding="utf-8")
+    segs = T.hard_negatives(f, 3)
+    assert len(segs) == 6 and segs[0][0][-2:] == ["improvement", "."]
+    assert all(set(lab) == {0} and len(lab) == len(w) for w, lab in segs)
 
 
 def test_wordpiece_alignment():

@@ -59,8 +59,11 @@ def test_lexmap(tmp_path):
 
 def test_mt_candidates():
     assert rw.mt_candidates("the the") == ["the"]
+    assert rw.mt_candidates("the the", None) == ["the"]
     assert rw.mt_candidates("land public") == ["public land"]
     assert rw.mt_candidates("forced labor") == ["labor forced"]  # proposed; the re-ranker decides
+    # Swaps only for spans the detector labels MT: spinners never reorder words.
+    assert rw.mt_candidates("picture hyperspectral", None) == []
     assert rw.mt_candidates("stated") == []
 
 
@@ -118,7 +121,7 @@ def _params():
 def test_cases(rewriter, case):
     text, span = case["text"], case["span"]
     s = text.index(span)
-    [e] = rewriter.rewrite(text, [(s, s + len(span))])
+    [e] = rewriter.rewrite(text, [(s, s + len(span), 1.0, case.get("label"))])
     assert (e.start, e.end, e.before) == (s, s + len(span), span)
     if case["expect"] is None:  # clean wording: must stay as it is
         assert not e.applied or e.after == e.before, e.to_dict()
