@@ -282,6 +282,12 @@ class Detector:
     def doc_score(self, p_spun: Sequence[float], toks: Sequence[str]) -> float:
         return doc_probability(self.cfg.get("doc", {}), p_spun, toks, self.threshold)
 
+    def doc_score_without(self, text: str, out: DetectorOutput, start: int, end: int) -> float:
+        """The document score from the words outside [start, end): the evidence a span has besides
+        itself. In a short text one confident word decides the score, so the span would vouch for itself."""
+        rest = [(s, e, p) for s, e, p in out.words if e <= start or s >= end]
+        return self.doc_score([p for _, _, p in rest], [text[s:e] for s, e, _ in rest])
+
 
 DOC_FEATURES = ["log expected spun words per 100", "log mean p of the top 5% words", "log flagged words per 100"]
 

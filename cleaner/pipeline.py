@@ -197,6 +197,18 @@ class Cleaner:
                 taken = [(x.start, x.end) for x in edits]
                 new = [r for r in rewriter.rewrite(text, spans)
                        if not any(s < r.end and r.start < t for s, t in taken)]
+                without = getattr(self._model("detector"), "doc_score_without", None)
+                for r in new:
+                    if not r.applied or r.kind == "mt":
+                        continue
+                    # The evidence besides the span itself: strong table hits and the detector's
+                    # reading of the other words.
+                    rest = policy.spin_score(pre["strong"], pre["n_words"],
+                                             without(text, det, r.start, r.end) if without else doc_prob)
+                    if rest < policy.MODEL_MIN_SPIN:
+                        r.applied = False
+                        r.reason += (f"; document spin without this span {rest:.2f} below {policy.MODEL_MIN_SPIN}: "
+                                     "a model rewrite in a document that otherwise reads as clean is reported only")
                 if any(r.applied and r.after != r.before for r in new) and self._languagetool() is not None:
                     new = self._languagetool().review(text, new)
                 edits.extend(new)

@@ -17,6 +17,13 @@ The document score raises it in log-odds: score = sigmoid(logit(p) + WEIGHT * s)
 An edit is applied when score >= apply_threshold (0.8), reported (not applied) when
 score >= report_threshold, and dropped below that. So a strong entry (p = 0.97) applies anywhere,
 while "stated" (p ~ 0.3) applies only in a clearly spun document (s >~ 0.8).
+
+Model rewrites. The rewriter's confidence is calibrated on spans of spun documents; in a document
+that reads as clean a detector span is more likely a false flag than a spun phrase, and its rewrite
+("12 months" -> "year", "one of many" -> "one of") would change prose that was right. The score
+that decides is computed without the span's own words (in a short paragraph one confident flag
+alone makes the detector's document score high): below MODEL_MIN_SPIN the rewrite is reported, not
+applied. MT repairs ("the the") are errors in any document and are exempt.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ STRONG = 0.9
 RATE = 1.5
 WEIGHT = 3.0
 MIN_WORDS = 150
+MODEL_MIN_SPIN = 0.5
 
 
 def spin_score(strong_priors: list[float], n_words: int, doc_prob: float | None = None) -> float:

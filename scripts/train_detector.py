@@ -46,9 +46,11 @@ def record_segments(text: str, spans: list[tuple[int, int, str]]):
     return [([text[s:e] for s, e in ws[i:j]], lab[i:j], ws[i:j]) for i, j in D.segments(text, ws)]
 
 
-def load_split(path: Path, originals: float, rng: random.Random, limit: int | None = None):
+def load_split(path: Path, originals: float, rng: random.Random, limit: int | None = None,
+               repeat: dict[str, int] | None = None):
     """Training segments from spun texts (labelled) and, for a share of records, their originals
-    (all clean) -- contrastive pairs that teach what the substitution changed."""
+    (all clean) -- contrastive pairs that teach what the substitution changed. `repeat` gives the
+    spun segments of some families more weight ({"tortured": 3}: each enters an epoch 3 times)."""
     segs, stats = [], {"records": 0, "words": 0, "spun_words": 0, "mt_words": 0, "families": {}}
     with open(path, encoding="utf-8") as f:
         lines = [x for x in f if x.strip()]
@@ -59,7 +61,7 @@ def load_split(path: Path, originals: float, rng: random.Random, limit: int | No
         stats["families"][r["family"]] = stats["families"].get(r["family"], 0) + 1
         spans = [(s["start"], s["end"], s.get("family", r["family"])) for s in r["spans"]]
         for w, lab, _ in record_segments(r["spun"], spans):
-            segs.append((w, lab))
+            segs += [(w, lab)] * ((repeat or {}).get(r["family"], 1) if r["spans"] else 1)
             stats["words"] += len(w)
             stats["spun_words"] += sum(1 for x in lab if x in (1, 2))
             stats["mt_words"] += sum(1 for x in lab if x in (3, 4))
@@ -93,6 +95,17 @@ def batches(segs, batch_size: int, rng: random.Random):
             yield from ([segs[i] for i in b] for b in bs)
 
 
+def init_state(path: Path) -> dict:
+    """Weights to start from: a run's ckpt.pt, or a shipped detector folder (its fp16 tensors; the
+    frozen word embeddings it leaves out stay those of the base encoder)."""
+    import torch
+
+    if path.is_dir():
+        from safetensors.torch import load_file
+        return {k: v.float() for k, v in load_file(str(path / "model.safetensors")).items()}
+    return torch.load(path, weights_only=False)["model"]
+
+
 def train(args, tok, model, segs, dev_segs):
     import torch
 
@@ -109,7 +122,10 @@ def train(args, tok, model, segs, dev_segs):
         step, elapsed = st["step"], st["elapsed"]
         print(f"resumed from step {step} ({elapsed / 60:.1f} min)", flush=True)
     elif args.init:  # weights only: a fresh optimiser and learning-rate schedule
-        model.load_state_dict(torch.load(args.init, weights_only=False)["model"])
+        res = model.load_state_dict(init_state(Path(args.init)), strict=False)
+        bad = [k for k in res.missing_keys if "word_embeddings" not in k] + list(res.unexpected_keys)
+        if bad:
+            raise SystemExit(f"--init {args.init} does not fit the model: {bad[:3]}")
         print(f"initialised from {args.init}", flush=True)
     rng = random.Random(args.seed + step)
     stream = batches(segs, args.batch, rng)
@@ -440,6 +456,8 @@ def main(argv=None):
     ap.add_argument("--train-records", type=int, default=None)
     ap.add_argument("--hard-negatives", help="JSONL of clean sentences to train as all-O (mine_negatives.py)")
     ap.add_argument("--hard-repeat", type=int, default=2, help="times each hard negative enters an epoch")
+    ap.add_argument("--family-repeat", nargs="*", default=[], metavar="FAMILY=N",
+                    help="times the spun segments of a family enter an epoch (e.g. tortured=3)")
     ap.add_argument("--dev-records", type=int, default=1500)
     ap.add_argument("--dev-articles", type=int, default=0,
                     help="fit the document-adaptive rule on N dev documents joined into articles (0: on records)")
@@ -451,7 +469,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--export-only", action="store_true")
-    ap.add_argument("--init", help="start from the weights of this checkpoint (ckpt.pt of an earlier run)")
+    ap.add_argument("--init", help="start from these weights: ckpt.pt of an earlier run, or a shipped detector folder")
     args = ap.parse_args(argv)
 
     import torch
@@ -476,7 +494,10 @@ def main(argv=None):
     rng = random.Random(args.seed)
     dev_segs, _ = load_split(data / "dev.jsonl", 0.5, random.Random(1), 120)
     if not args.export_only:
-        segs, stats = load_split(data / "train.jsonl", args.originals, rng, args.train_records)
+        repeat = {f: int(n) for f, n in (x.split("=") for x in args.family_repeat)}
+        segs, stats = load_split(data / "train.jsonl", args.originals, rng, args.train_records, repeat)
+        if repeat:
+            stats["family_repeat"] = repeat
         if args.hard_negatives:
             hard = hard_negatives(Path(args.hard_negatives), args.hard_repeat)
             segs += hard

@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from cleaner import rewriter as rw  # noqa: E402
 from cleaner.textio import atomic_write_bytes  # noqa: E402
 
-VERSION = "0.3.0"
+VERSION = "0.4.0"
 
 
 def read_jsonl(path: Path, limit: int | None = None):
@@ -348,6 +348,17 @@ def rerank(a) -> None:
     t0 = time.time()
     res = run(R, items)
     print(f"{len(items)} dev spans in {time.time() - t0:.0f}s", flush=True)
+    R.rerank = fit_rerank(R, res, a.precision)
+    R.rerank["fitted_on"] = f"dev, {len(items)} spans, target precision {a.precision}"
+    atomic_write_bytes(out / "rerank.json", (json.dumps(R.rerank, indent=2) + "\n").encode("utf-8"))
+    print(json.dumps(R.rerank, indent=2))
+
+
+def fit_rerank(R, res, precision: float) -> dict:
+    """Re-ranker weights, confidence calibrator and apply threshold from `run()` results: the
+    threshold is the lowest confidence whose applied edits still reach `precision`."""
+    import torch
+
     keys = list(rw.FEATURES)
     X, Y = [], []
     for src, gold, fam, cs, feats in res:
@@ -369,7 +380,7 @@ def rerank(a) -> None:
     opt.step(closure)
     R.rerank = {"weights": {k: round(float(v), 5) for k, v in zip(keys, w.detach())}}
     # Calibrator: P(best candidate is the original | kind of evidence behind it), on the same dev spans.
-    C, T, pts_raw = [], [], []
+    C, T = [], []
     for src, gold, fam, cs, feats in res:
         p = R.score_candidates(feats)
         i = max(range(len(cs)), key=lambda j: p[j])
@@ -390,7 +401,7 @@ def rerank(a) -> None:
         return loss
 
     opt.step(closure_c)
-    R.rerank["calib"] = {"bias": round(float(wc[0]), 5),
+    R.rerank["calib"] = {"bias": round(float(wc[0].detach()), 5),
                          "weights": {k: round(float(v), 5) for k, v in zip(rw.CALIB, wc[1:].detach())}}
     # Threshold: the lowest confidence whose applied edits on dev still reach the target precision.
     pts = []
@@ -404,12 +415,10 @@ def rerank(a) -> None:
     thr, ok = 0.99, 0
     for n, (p, good) in enumerate(pts, 1):
         ok += good
-        if ok / n >= a.precision:
+        if ok / n >= precision:
             thr = p
     R.rerank["threshold"] = round(max(thr, 0.5), 4)
-    R.rerank["fitted_on"] = f"dev, {len(items)} spans, target precision {a.precision}"
-    atomic_write_bytes(out / "rerank.json", (json.dumps(R.rerank, indent=2) + "\n").encode("utf-8"))
-    print(json.dumps(R.rerank, indent=2))
+    return R.rerank
 
 
 def label(family: str) -> str | None:

@@ -207,6 +207,30 @@ def test_hard_negative_mining_and_training_segments(tmp_path):
     assert all(set(lab) == {0} and len(lab) == len(w) for w, lab in segs)
 
 
+def test_family_repeat_weights_spun_segments(tmp_path):
+    """--family-repeat tortured=3: each spun segment of a tortured record enters 3 times; other
+    families, clean records and the added originals once."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import random
+    import train_detector as T
+
+    spun = "We use a profound learning model."
+    recs = [{"family": "tortured", "spun": spun, "original": "We use a deep learning model.",
+             "spans": [{"start": 9, "end": 17, "family": "tortured"}]},
+            {"family": "thesaurus", "spun": "He accepted the job.", "original": "He took the job.",
+             "spans": [{"start": 3, "end": 11, "family": "thesaurus"}]},
+            {"family": "none", "spun": "Clean text.", "original": "Clean text.", "spans": []}]
+    f = tmp_path / "train.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    segs, _ = T.load_split(f, 1.0, random.Random(0), repeat={"tortured": 3})
+    texts = [" ".join(w) for w, _ in segs]
+    assert texts.count("We use a profound learning model .") == 3
+    assert texts.count("We use a deep learning model .") == 1
+    assert texts.count("He accepted the job .") == 1 and texts.count("Clean text .") == 1
+    base, _ = T.load_split(f, 1.0, random.Random(0))
+    assert len(segs) == len(base) + 2
+
+
 def test_wordpiece_alignment():
     pytest.importorskip("transformers")
     base = D.minilm_dir()
@@ -298,3 +322,37 @@ def test_seed_articles(det):
         t = next(seeds.glob(f"{prefix}_*.txt")).read_text(encoding="utf-8")
         o = det.detect(t)
         assert o.spans == [] and o.doc_score < 0.5, [t[s.start:s.end] for s in o.spans]
+
+
+def test_doc_score_without_the_span_in_a_short_text():
+    """One confident flag decides a short paragraph's document score; without the flagged words
+    the shipped document model sees clean text (the pipeline's gate for model rewrites uses this)."""
+    d = _fake_detector()
+    d.cfg = json.loads((Path(__file__).parent.parent / "models" / "detector" / "config.json").read_text(encoding="utf-8"))
+    text = "The committee met for 12 months before it reported."
+    a = text.index("12 months")
+    ws = D.words(text)
+    ps = [[0.005, 0.995, 0, 0, 0] if a <= s < a + 9 else [0.999, 0.001, 0, 0, 0] for s, _ in ws]
+    out = d._output(text, ws, ps, [])
+    assert out.doc_score > 0.9
+    assert d.doc_score_without(text, out, a, a + 9) < 0.2
+    # In a spun paragraph the other flags keep the score up.
+    text2 = text + " Officials mentioned the local weather change invoice."
+    b = text2.index("local weather")
+    ws = D.words(text2)
+    ps = [[0.005, 0.995, 0, 0, 0] if a <= s < a + 9 or b <= s < b + 13 else [0.999, 0.001, 0, 0, 0] for s, _ in ws]
+    out = d._output(text2, ws, ps, [])
+    assert d.doc_score_without(text2, out, a, a + 9) > 0.9
+
+
+def test_init_state_reads_a_shipped_folder_or_a_checkpoint(tmp_path):
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import save_file
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import train_detector as T
+
+    save_file({"head.weight": torch.ones(2, 3, dtype=torch.float16)}, str(tmp_path / "model.safetensors"))
+    st = T.init_state(tmp_path)
+    assert st["head.weight"].dtype == torch.float32 and st["head.weight"].shape == (2, 3)
+    torch.save({"model": {"head.bias": torch.zeros(2)}}, tmp_path / "ckpt.pt")
+    assert list(T.init_state(tmp_path / "ckpt.pt")) == ["head.bias"]

@@ -23,18 +23,22 @@ TEXT = "The ministry stated the counterfeit consciousness system flunked its aud
 class FakeDetector:
     version = "test"
 
-    def __init__(self, spans, word_p=0.9):
-        self.spans, self.word_p = spans, word_p
+    def __init__(self, spans, word_p=0.9, doc_score=0.9, label="spin", doc_without=None):
+        self.spans, self.word_p, self.doc_score, self.label = spans, word_p, doc_score, label
+        self.doc_without = doc_score if doc_without is None else doc_without
+
+    def doc_score_without(self, text, out, start, end):
+        return self.doc_without
 
     def detect_batch(self, texts, skips):
         outs = []
         for text, skip in zip(texts, skips):
-            spans = [Span(text.index(p), text.index(p) + len(p), 0.95, "spin") for p in self.spans if p in text]
+            spans = [Span(text.index(p), text.index(p) + len(p), 0.95, self.label) for p in self.spans if p in text]
             words = [(s.start, s.end, 0.95) for s in spans]
             if "stated" in text:
                 i = text.index("stated")
                 words.append((i, i + 6, self.word_p))
-            outs.append(DetectorOutput(words=words, spans=spans, doc_score=0.9))
+            outs.append(DetectorOutput(words=words, spans=spans, doc_score=self.doc_score))
         return outs
 
 
@@ -47,7 +51,7 @@ class FakeRewriter:
         for s in spans:
             before = text[s.start:s.end]
             after = self.mapping.get(before, before)
-            out.append(Edit(s.start, s.end, before, after, kind="spin", source="model:rewriter@test",
+            out.append(Edit(s.start, s.end, before, after, kind="mt" if s.label == "mt" else "spin", source="model:rewriter@test",
                             score=self.score, applied=self.score >= 0.9, reason="test rewrite",
                             candidates=[{"text": after, "score": self.score}]))
         return out
@@ -83,6 +87,30 @@ def test_low_confidence_rewrite_is_reported_not_applied():
     e = next(e for e in r.edits if e.before == "flunked")
     assert not e.applied and e.after == "failed"
     assert "flunked" in r.text
+
+
+def test_model_rewrite_in_a_document_that_reads_clean_is_reported_only():
+    text = "The committee met for 12 months before it reported."
+    c = make(("detector", "rewriter"), FakeDetector(["12 months"], doc_score=0.6),
+             FakeRewriter({"12 months": "year"}))
+    r = c.clean(text)
+    [e] = r.edits
+    assert (e.after, e.applied) == ("year", False) and "reads as clean" in e.reason
+    assert r.text == text and r.spin_score < 0.5
+    # The same rewrite applies once the document reads as spun ...
+    r = make(("detector", "rewriter"), FakeDetector(["12 months"], doc_score=0.9),
+             FakeRewriter({"12 months": "year"})).clean(text)
+    assert r.text == "The committee met for year before it reported."
+    # ... but not when the span alone makes it read as spun ...
+    r = make(("detector", "rewriter"), FakeDetector(["12 months"], doc_score=0.99, doc_without=0.1),
+             FakeRewriter({"12 months": "year"})).clean(text)
+    [e] = r.edits
+    assert r.text == text and not e.applied and "without this span" in e.reason
+    # ... and an MT repair applies in any document.
+    text = "It met for for 12 months."
+    r = make(("detector", "rewriter"), FakeDetector(["for for"], doc_score=0.1, label="mt"),
+             FakeRewriter({"for for": "for"})).clean(text)
+    assert r.text == "It met for 12 months."
 
 
 def test_detector_vetoes_ambiguous_table_hit_in_clean_context():
