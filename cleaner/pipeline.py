@@ -141,7 +141,28 @@ class Cleaner:
                 else [detector.detect(texts[i], s) for i, s in zip(todo, skips)]
             for i, o in zip(todo, det):
                 outs[i] = o
-        return [self._finish(t, p, d, o) for t, p, d, o in zip(texts, paths, pre, outs)]
+        rewrites = self._rewrite_batch(texts, pre, outs)
+        return [self._finish(t, p, d, o, r) for t, p, d, o, r in zip(texts, paths, pre, outs, rewrites)]
+
+    def _model_spans(self, pre: dict, det) -> list:
+        """Detector spans the rewriter gets: those no table hit or protected region covers."""
+        return [s for s in getattr(det, "spans", [])
+                if not regions.overlaps_any(pre["protected_and_hits"], s.start, s.end)]
+
+    def _rewrite_batch(self, texts, pre, outs) -> list:
+        """The rewriter's edits for every text in one call when it can batch across texts (None:
+        `_finish` asks per text)."""
+        if "rewriter" not in self.stages or not any(o is not None and getattr(o, "spans", None) for o in outs):
+            return [None] * len(texts)
+        rewriter = self._model("rewriter")
+        if rewriter is None or not hasattr(rewriter, "rewrite_many"):
+            return [None] * len(texts)
+        todo = [i for i, o in enumerate(outs) if o is not None and self._model_spans(pre[i], o)]
+        res = rewriter.rewrite_many([(texts[i], self._model_spans(pre[i], outs[i])) for i in todo])
+        out = [None] * len(texts)
+        for i, r in zip(todo, res):
+            out[i] = r
+        return out
 
     def _tables_and_rules(self, text: str, path: str | None) -> dict:
         suffix = Path(path).suffix if path and path != "-" else ""
@@ -155,7 +176,7 @@ class Cleaner:
         return {"protected": protected, "hits": hits, "n_words": n_words, "strong": strong,
                 "protected_and_hits": skip, "dups": dups}
 
-    def _finish(self, text: str, path: str | None, pre: dict, det) -> Result:
+    def _finish(self, text: str, path: str | None, pre: dict, det, rewrites=None) -> Result:
         cfg = self.config
         doc_prob = getattr(det, "doc_score", None) if det is not None else None
         spin = policy.spin_score(pre["strong"], pre["n_words"], doc_prob)
@@ -190,12 +211,11 @@ class Cleaner:
                 if not any(s < m.end and m.start < t for s, t in taken):
                     edits.append(m)
         if det is not None and "rewriter" in self.stages:
-            spans = [s for s in getattr(det, "spans", [])
-                     if not regions.overlaps_any(pre["protected_and_hits"], s.start, s.end)]
+            spans = self._model_spans(pre, det)
             rewriter = self._model("rewriter")
             if spans and rewriter is not None:
                 taken = [(x.start, x.end) for x in edits]
-                new = [r for r in rewriter.rewrite(text, spans)
+                new = [r for r in (rewrites if rewrites is not None else rewriter.rewrite(text, spans))
                        if not any(s < r.end and r.start < t for s, t in taken)]
                 without = getattr(self._model("detector"), "doc_score_without", None)
                 for r in new:

@@ -702,11 +702,27 @@ class Rewriter:
 
     def rewrite(self, text: str, spans: Iterable[Any]) -> list[Edit]:
         """One Edit per span: `after` is the best candidate (span text itself when none is better)."""
-        sp = [_span_tuple(s) for s in spans]
-        for s, e, _, _ in sp:
-            if not 0 <= s < e <= len(text):
-                raise ValueError(f"span {s}:{e} is outside the text (length {len(text)})")
-        all_cands = self.candidates(text, [(s, e) for s, e, _, _ in sp], labels=[lab for _, _, _, lab in sp])
+        return self.rewrite_many([(text, spans)])[0]
+
+    def rewrite_many(self, items: Iterable[tuple[str, Iterable[Any]]]) -> list[list[Edit]]:
+        """`rewrite` for many (text, spans) pairs: the spans of all texts share decoding batches,
+        which is what makes batch cleaning fast when each document has only a few spans."""
+        jobs = []
+        for text, spans in items:
+            sp = [_span_tuple(s) for s in spans]
+            for s, e, _, _ in sp:
+                if not 0 <= s < e <= len(text):
+                    raise ValueError(f"span {s}:{e} is outside the text (length {len(text)})")
+            jobs.append((text, sp))
+        flat = self.window_candidates([context_window(t, s, e) for t, sp in jobs for s, e, _, _ in sp],
+                                      labels=[lab for _, sp in jobs for _, _, _, lab in sp])
+        out, k = [], 0
+        for text, sp in jobs:
+            out.append(self._edits(text, sp, flat[k:k + len(sp)]))
+            k += len(sp)
+        return out
+
+    def _edits(self, text: str, sp: list, all_cands: list) -> list[Edit]:
         edits = []
         for (s, e, det_score, label), cands in zip(sp, all_cands):
             src = text[s:e]

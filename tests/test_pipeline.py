@@ -165,3 +165,28 @@ def test_languagetool_verdict_recorded_on_model_rewrites(case):
 def test_unknown_stage_is_an_error():
     with pytest.raises(ValueError):
         Cleaner(stages=("tables", "magic"))
+
+
+class FakeBatchRewriter(FakeRewriter):
+    def __init__(self, mapping, score=0.97):
+        super().__init__(mapping, score)
+        self.calls = []
+
+    def rewrite_many(self, items):
+        items = list(items)
+        self.calls.append(len(items))
+        return [self.rewrite(t, s) for t, s in items]
+
+
+def test_clean_batch_sends_the_spans_of_all_texts_in_one_rewriter_call():
+    texts = ["The committee met for 12 months before it reported.", "Nothing to see.",
+             "They flunked the test for 12 months."]
+    rw_ = FakeBatchRewriter({"12 months": "year", "flunked": "failed"})
+    c = make(("detector", "rewriter"), FakeDetector(["12 months", "flunked"]), rw_)
+    batch = c.clean_batch(texts)
+    assert rw_.calls == [2]  # one call, for the two texts with spans
+    single = [make(("detector", "rewriter"), FakeDetector(["12 months", "flunked"]),
+                   FakeRewriter({"12 months": "year", "flunked": "failed"})).clean(t) for t in texts]
+    assert [r.text for r in batch] == [r.text for r in single]
+    assert [[e.to_dict() for e in r.edits] for r in batch] == [[e.to_dict() for e in r.edits] for r in single]
+    assert batch[2].text == "They failed the test for year."

@@ -159,3 +159,20 @@ def test_bad_span_is_an_error(rewriter):
 
 def test_empty(rewriter):
     assert rewriter.rewrite("anything", []) == []
+
+
+def test_rewrite_many_equals_one_call_per_text(rewriter):
+    """Batch cleaning decodes the spans of many texts together; the edits must be those of
+    separate calls (same candidates, same decisions)."""
+    cases = _cases()[:6]
+    items = [(c["text"], [(c["text"].index(c["span"]), c["text"].index(c["span"]) + len(c["span"]), 1.0, c.get("label"))])
+             for c in cases]
+    items.append(("No spans here.", []))
+    many = rewriter.rewrite_many(items)
+    assert len(many) == len(items) and many[-1] == []
+    for (text, spans), got in zip(items, many):
+        one = rewriter.rewrite(text, spans)
+        assert [(e.start, e.end, e.after, e.applied) for e in got] == [(e.start, e.end, e.after, e.applied) for e in one]
+        for a, b in zip(got, one):
+            assert [c["text"] for c in a.candidates] == [c["text"] for c in b.candidates]
+            assert math.isclose(a.score, b.score, abs_tol=1e-3)
