@@ -144,22 +144,24 @@ class Cleaner:
         rewrites = self._rewrite_batch(texts, pre, outs)
         return [self._finish(t, p, d, o, r) for t, p, d, o, r in zip(texts, paths, pre, outs, rewrites)]
 
-    def _model_spans(self, pre: dict, det) -> list:
-        """Detector spans the rewriter gets: those no table hit or protected region covers."""
-        return [s for s in getattr(det, "spans", [])
-                if not regions.overlaps_any(pre["protected_and_hits"], s.start, s.end)]
-
     def _rewrite_batch(self, texts, pre, outs) -> list:
-        """The rewriter's edits for every text in one call when it can batch across texts (None:
-        `_finish` asks per text)."""
-        if "rewriter" not in self.stages or not any(o is not None and getattr(o, "spans", None) for o in outs):
-            return [None] * len(texts)
-        rewriter = self._model("rewriter")
-        if rewriter is None or not hasattr(rewriter, "rewrite_many"):
-            return [None] * len(texts)
-        todo = [i for i, o in enumerate(outs) if o is not None and self._model_spans(pre[i], o)]
-        res = rewriter.rewrite_many([(texts[i], self._model_spans(pre[i], outs[i])) for i in todo])
+        """The rewriter's edits per text (None where it has nothing to do): the detector spans no
+        table hit or protected region covers, for all texts in one call when the rewriter can batch."""
         out = [None] * len(texts)
+        if "rewriter" not in self.stages or all(o is None for o in outs):
+            return out
+        rewriter = self._model("rewriter")
+        todo, items = [], []
+        for i, o in enumerate(outs):
+            sp = [s for s in getattr(o, "spans", []) or []
+                  if not regions.overlaps_any(pre[i]["protected_and_hits"], s.start, s.end)]
+            if sp:
+                todo.append(i)
+                items.append((texts[i], sp))
+        if rewriter is None or not items:
+            return out
+        res = rewriter.rewrite_many(items) if hasattr(rewriter, "rewrite_many") \
+            else [rewriter.rewrite(t, sp) for t, sp in items]
         for i, r in zip(todo, res):
             out[i] = r
         return out
@@ -211,12 +213,9 @@ class Cleaner:
                 if not any(s < m.end and m.start < t for s, t in taken):
                     edits.append(m)
         if det is not None and "rewriter" in self.stages:
-            spans = self._model_spans(pre, det)
-            rewriter = self._model("rewriter")
-            if spans and rewriter is not None:
+            if rewrites is not None:
                 taken = [(x.start, x.end) for x in edits]
-                new = [r for r in (rewrites if rewrites is not None else rewriter.rewrite(text, spans))
-                       if not any(s < r.end and r.start < t for s, t in taken)]
+                new = [r for r in rewrites if not any(s < r.end and r.start < t for s, t in taken)]
                 without = getattr(self._model("detector"), "doc_score_without", None)
                 for r in new:
                     if not r.applied or r.kind == "mt":

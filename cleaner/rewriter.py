@@ -645,15 +645,11 @@ class Rewriter:
 
     # -- main entry ---------------------------------------------------------------------------
 
-    def candidates(self, text: str, spans: Sequence[tuple[int, int]], batch_size: int = 32,
-                   labels: Sequence[str | None] | None = None) -> list[list[_Cand]]:
-        """Beam + word-map candidates per span, identity always included, de-duplicated."""
-        return self.window_candidates([context_window(text, s, e) for s, e in spans], batch_size, labels)
-
     def window_candidates(self, items: Sequence[tuple[str, int, int]], batch_size: int = 32,
                           labels: Sequence[str | None] | None = None) -> list[list[_Cand]]:
-        """Candidates for (context, span_start, span_end) windows, possibly from different texts;
-        `labels` are the detector's span labels ("mt" or None), which decide the MT repairs."""
+        """Beam + word-map candidates for (context, span_start, span_end) windows, possibly from
+        different texts; identity always included, de-duplicated. `labels` are the detector's span
+        labels ("mt" or None), which decide the MT repairs."""
         out: list[list[_Cand]] = []
         labels = list(labels) if labels is not None else [None] * len(items)
         for i in range(0, len(items), batch_size):

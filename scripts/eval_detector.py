@@ -34,6 +34,13 @@ def prf(tp_p: int, n_pred: int, tp_g: int, n_gold: int) -> dict:
             "pred": n_pred, "gold": n_gold}
 
 
+def span_counts(pred, gold: list[tuple[int, int]]) -> tuple[int, int, int, int, int]:
+    """(predicted spans overlapping gold, predicted, gold spans overlapped, gold, exact matches)."""
+    return (sum(1 for s in pred if any(a < s.end and s.start < b for a, b in gold)), len(pred),
+            sum(1 for a, b in gold if any(a < s.end and s.start < b for s in pred)), len(gold),
+            len({(s.start, s.end) for s in pred} & set(gold)))
+
+
 def eval_synth(det, path: Path, limit: int | None) -> dict:
     recs = list(read_jsonl(path, limit))
     outs = det.detect_batch([r["spun"] for r in recs])
@@ -43,11 +50,8 @@ def eval_synth(det, path: Path, limit: int | None) -> dict:
         gold = [(s["start"], s["end"]) for s in r["spans"] if s["end"] > s["start"]]
         f = fams.setdefault(r["family"], {"pp": 0, "np": 0, "gp": 0, "ng": 0, "ex": 0, "wtp": 0, "wp": 0, "wg": 0,
                                           "words": 0})
-        f["np"] += len(o.spans)
-        f["ng"] += len(gold)
-        f["pp"] += sum(1 for s in o.spans if any(a < s.end and s.start < b for a, b in gold))
-        f["gp"] += sum(1 for a, b in gold if any(a < s.end and s.start < b for s in o.spans))
-        f["ex"] += len({(s.start, s.end) for s in o.spans} & set(gold))
+        for k, v in zip(("pp", "np", "gp", "ng", "ex"), span_counts(o.spans, gold)):
+            f[k] += v
         flagged = [(s.start, s.end) for s in o.spans]
         for s, e, _ in o.words:
             if not r["spun"][s].isalnum():
@@ -83,10 +87,8 @@ def eval_articles(det, path: Path, n: int) -> dict:
     pp = npred = gp = ngold = ex = 0
     for a, o in zip(spun, outs):
         gold = [(s["start"], s["end"]) for s in a["spans"] if s["end"] > s["start"]]
-        npred, ngold = npred + len(o.spans), ngold + len(gold)
-        pp += sum(1 for s in o.spans if any(x < s.end and s.start < y for x, y in gold))
-        gp += sum(1 for x, y in gold if any(x < s.end and s.start < y for s in o.spans))
-        ex += len({(s.start, s.end) for s in o.spans} & set(gold))
+        c = span_counts(o.spans, gold)
+        pp, npred, gp, ngold, ex = (x + y for x, y in zip((pp, npred, gp, ngold, ex), c))
     docs = sorted(o.doc_score for o in outs)
     return {"articles": len(spun), "span_overlap": prf(pp, npred, gp, ngold),
             "span_exact_f1": round(2 * ex / max(npred + ngold, 1), 4),

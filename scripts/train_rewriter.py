@@ -598,19 +598,31 @@ def pipeline(a) -> None:
 
 
 def speed(a) -> None:
-    """Spans per second for one call with many spans (test records joined as paragraphs of one text)."""
+    """Spans per second: all spans of up to 300 test records in one call (joined as paragraphs of one
+    text, and as separate texts through rewrite_many, which batch cleaning uses), and one call per record."""
     R = load(a)
+    recs = [r for r in read_jsonl(Path(a.data) / "test.jsonl", 300) if r["spans"]]
     text, spans = "", []
-    for r in read_jsonl(Path(a.data) / "test.jsonl", 300):
+    for r in recs:
         spans += [(len(text) + sp["start"], len(text) + sp["end"]) for sp in r["spans"]]
         text += r["spun"] + "\n\n"
     spans = spans[: a.n]
+    items = [(r["spun"], [(sp["start"], sp["end"]) for sp in r["spans"]]) for r in recs]
     R.rewrite(text, spans[:32])  # warm-up
     t, c = time.time(), time.process_time()
     R.rewrite(text, spans)
     w = time.time() - t
     print(f"{len(spans)} spans in one call, {a.threads} thread(s): {len(spans) / w:.1f} spans/s wall, "
           f"{len(spans) / (time.process_time() - c):.1f} per CPU second, load average {os.getloadavg()[0]:.1f}")
+    n = sum(len(sp) for _, sp in items)
+    t = time.time()
+    R.rewrite_many(items)
+    many = time.time() - t
+    t = time.time()
+    for tx, sp in items:
+        R.rewrite(tx, sp)
+    one = time.time() - t
+    print(f"{len(items)} records, {n} spans: rewrite_many {n / many:.1f} spans/s, one call per record {n / one:.1f}")
 
 
 def main(argv=None) -> None:
