@@ -34,7 +34,7 @@ MAX_OUTPUT_TOKENS = 12
 FORCE_SCORED = 2  # candidates per span not found by the beam that the model scores anyway
 WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 FEATURES = ("lp", "lp_missing", "beam_rank", "lex", "lex_missing", "tlex", "tlex_missing", "phrase", "phrase_missing",
-            "bigram_delta",
+            "bigram_delta", "corpus", "corpus_missing",
             "unigram_min", "identity", "mt_rule", "keep", "mapped", "table", "len_delta", "detector")
 
 
@@ -366,6 +366,63 @@ class PhraseStats:
         return sum(self.bigram(a, b) for a, b in zip(seq, seq[1:])) / (len(seq) - 1)
 
 
+class CorpusBigrams:
+    """Content-word bigram counts from the clean training corpora (`bigrams.tsv.gz`, written by
+    `scripts/train_rewriter.py bigrams`). Tortured phrases swap each word of a term for a synonym, so
+    the term ("artificial intelligence") is common in clean text and the swap ("counterfeit
+    consciousness") never occurs; this ranks word-map combinations by that evidence."""
+
+    def __init__(self, path: Path | None = None):
+        self.bi: dict[str, int] = {}
+        self.stop: set[str] = set()
+        if not (path and path.is_file()):
+            return
+        import gzip
+
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("# stop\t"):
+                    self.stop = set(line.split("\t", 1)[1].split())
+                elif not line.startswith("#"):
+                    k, n = line.rstrip("\n").split("\t")
+                    self.bi[k] = int(n)
+
+    def pairs(self, ws: Sequence[str]) -> list[tuple[str, str]]:
+        """The adjacent pairs the file can speak for: both words letters only, neither a function word."""
+        return [(a, b) for a, b in zip(ws, ws[1:])
+                if a.isalpha() and b.isalpha() and a not in self.stop and b not in self.stop]
+
+    CAP = 100  # counts above this are all "attested": raw frequency would favour generic phrases
+    # ("economic development", "united nations") over the rare technical term that is meant
+
+    def score(self, ws: Sequence[str]) -> float | None:
+        """Mean capped log count over the content-word pairs, None when there is none."""
+        ps = self.pairs(ws)
+        if not ps or not self.bi:
+            return None
+        return sum(math.log(min(self.bi.get(f"{a} {b}", 0), self.CAP) + 1) for a, b in ps) / len(ps)
+
+    def candidates(self, ws: Sequence[str], options, k: int = 3, width: int = 40) -> list[list[str]]:
+        """The k combinations of per-word `options(w)` (identity included) whose content pairs are
+        all attested, by their weakest pair's count; spans of 2-4 words."""
+        if not self.bi or not 2 <= len(ws) <= 4:
+            return []
+        beams: list[tuple[list[str], int]] = [([], 1 << 60)]
+        for w in ws:
+            nxt = []
+            for seq, lo in beams:
+                for o in options(w):
+                    if seq and (seq[-1], o) in self.pairs([seq[-1], o]):
+                        n = self.bi.get(f"{seq[-1]} {o}", 0)
+                        if n == 0:
+                            continue
+                        nxt.append((seq + [o], min(lo, n)))
+                    else:
+                        nxt.append((seq + [o], lo))
+            beams = sorted(nxt, key=lambda x: -x[1])[:width]
+        return [seq for seq, lo in beams if seq != list(ws) and lo < 1 << 60 and self.pairs(seq)][:k]
+
+
 def _counts(path: Path | None):
     """(spun, original, count) rows of a shipped `spun<TAB>original<TAB>count` file."""
     if not (path and path.is_file()):
@@ -516,7 +573,7 @@ def _span_tuple(s: Any) -> tuple[int, int, float, str | None]:
 
 
 CALIB = ("logit", "margin", "phrase_seen", "mt_rule", "lex_seen", "tlex_seen", "keep", "mapped", "beam",
-         "label_mt", "len_delta")
+         "label_mt", "len_delta", "corpus")
 
 
 def calib_features(probs: list[float], feats: list[dict[str, float]], label: str | None = None) -> dict[str, float]:
@@ -528,7 +585,7 @@ def calib_features(probs: list[float], feats: list[dict[str, float]], label: str
     return {"logit": math.log(p1 / (1 - p1)), "margin": p1 - p2, "phrase_seen": 1.0 - f["phrase_missing"],
             "mt_rule": f["mt_rule"], "lex_seen": 1.0 - f["lex_missing"], "tlex_seen": 1.0 - f["tlex_missing"],
             "keep": f["keep"], "mapped": f["mapped"], "beam": 1.0 if f["beam_rank"] < 5 else 0.0,
-            "label_mt": 1.0 if label == "mt" else 0.0, "len_delta": f["len_delta"]}
+            "label_mt": 1.0 if label == "mt" else 0.0, "len_delta": f["len_delta"], "corpus": f.get("corpus", 0.0)}
 
 
 class Rewriter:
@@ -564,6 +621,7 @@ class Rewriter:
         short = {self.tok.sep_token_id} | {int(x) for x in sl.read_text().split()} if sl.is_file() else None
         self.head = Head(self.dec, short)
         self.stats = PhraseStats()
+        self.corpus = CorpusBigrams(self.path / "bigrams.tsv.gz")
         rr = self.path / "rerank.json"
         self.rerank = json.loads(rr.read_text(encoding="utf-8")) if rr.is_file() else {
             "weights": {"lp": 1.0}, "threshold": 0.9}
@@ -590,6 +648,7 @@ class Rewriter:
             "phrase": c.phrase if c.phrase is not None else -12.0,
             "phrase_missing": 1.0 if c.phrase is None else 0.0,
             "bigram_delta": self.stats.chain(left, cw, right) - self.stats.chain(left, sw, right),
+            "corpus": 0.0, "corpus_missing": 1.0,
             "unigram_min": (min((self.stats.unigram(w) for w in cw), default=0.0)
                             - min((self.stats.unigram(w) for w in sw), default=0.0)),
             "identity": 1.0 if c.text == src.lower() else 0.0,
@@ -602,6 +661,10 @@ class Rewriter:
             "len_delta": float(len(cw) - len(sw)),
             "detector": 0.0,
         }
+        ctx = ([left] if left else []), ([right] if right else [])
+        cs, ss = self.corpus.score(ctx[0] + cw + ctx[1]), self.corpus.score(ctx[0] + sw + ctx[1])
+        if cs is not None:
+            f["corpus"], f["corpus_missing"] = cs - (ss or 0.0), 0.0
         if self.detector is not None and c.text != src.lower():
             f["detector"] = self._detector_gain(text, start, end, c.text)
         return f
@@ -610,6 +673,13 @@ class Rewriter:
         if w not in self._sub_cache:
             self._sub_cache[w] = {w} | set(self.lex.map.get(w, ())) | set(self.tlex.map.get(w, ()))
         return self._sub_cache[w]
+
+    def _corpus_options(self, w: str, k: int = 12) -> list[str]:
+        """The word itself and its most frequent substitutes in both word maps."""
+        out = [w]
+        for m in (self.lex.map, self.tlex.map):
+            out += [b for b, _ in sorted(m.get(w, {}).items(), key=lambda x: -x[1])[:k] if b not in out]
+        return out
 
     def _detector_gain(self, text: str, start: int, end: int, cand: str) -> float:
         """How much the detector's spin probability over the span drops when the candidate is put in."""
@@ -675,6 +745,8 @@ class Rewriter:
                 if self.tlex.map:  # tortured-phrase word map: candidates the thesaurus counts would bury
                     for ws, _ in self.tlex.candidates(words(src), 8):
                         cands.setdefault(" ".join(ws), _Cand(" ".join(ws), None, self.beams))
+                for ws in self.corpus.candidates(words(src), self._corpus_options):
+                    cands.setdefault(" ".join(ws), _Cand(" ".join(ws), None, self.beams))
                 for t in mt_candidates(src, lab):
                     cands.setdefault(t, _Cand(t, None, self.beams)).rule = 1.0
                 for t, pl in self.phrases.options(src):

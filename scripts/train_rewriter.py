@@ -3,7 +3,7 @@
     python scripts/train_rewriter.py train  --data data/synth --out models/rewriter --minutes 60
     python scripts/train_rewriter.py rerank --data data/synth --out models/rewriter   # fit on dev
     python scripts/train_rewriter.py eval   --data data/synth --out models/rewriter --split test --batched
-    python scripts/train_rewriter.py maps|pps|seeds|pipeline|speed --out models/rewriter
+    python scripts/train_rewriter.py maps|bigrams|pps|seeds|pipeline|speed --out models/rewriter
 
 Train split only for the model and the word map; the re-ranker and threshold are fitted on dev.
 """
@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from cleaner import rewriter as rw  # noqa: E402
 from cleaner.textio import atomic_write_bytes  # noqa: E402
 
-VERSION = "0.4.0"
+VERSION = "0.5.0"
 
 
 def read_jsonl(path: Path, limit: int | None = None):
@@ -189,6 +189,41 @@ def build_lexmap(records, out: Path) -> None:
 def maps(a) -> None:
     """Rebuild lexmap.tsv and phrasemap.tsv from the train split (no model needed)."""
     build_lexmap(read_jsonl(Path(a.data) / "train.jsonl", a.limit), Path(a.out) / "lexmap.tsv")
+
+
+FUNCTION_WORDS = """a about above after again against all am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further had has have
+having he her here hers herself him himself his how i if in into is it its itself just me more most my myself
+no nor not now of off on once only or other our ours ourselves out over own same she should so some such than
+that the their theirs them themselves then there these they this those through to too under until up very
+was we were what when where which while who whom why will with would you your yours yourself yourselves
+also may might must shall upon whether"""
+
+
+def bigrams(a) -> None:
+    """Content-word bigram counts over the train split of ../shared/corpora (bigrams.tsv.gz): the
+    phrase statistics that rank word-map combinations ("artificial intelligence" over "fake
+    intelligence"). The most frequent words are left out, so the file stays small."""
+    import gzip
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from spinlib.data import iter_docs
+
+    uni, bi = collections.Counter(), collections.Counter()
+    for _, _, _, text in iter_docs("train"):
+        for para in text.split("\n"):
+            ws = rw.words(para)
+            uni.update(ws)
+            bi.update(zip(ws, ws[1:]))
+    stop = set(FUNCTION_WORDS.split())
+    rows = sorted((x, y, n) for (x, y), n in bi.items() if n >= a.min_count and x not in stop and y not in stop
+                  and x.isalpha() and y.isalpha())
+    lines = [f"# word bigram<TAB>count: train split of the corpora, {sum(uni.values())} words, count >= "
+             f"{a.min_count}, letters only, no pair with a function word (listed below)",
+             "# stop\t" + " ".join(sorted(stop))] + [f"{x} {y}\t{n}" for x, y, n in rows]
+    data = gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), compresslevel=9, mtime=0)
+    atomic_write_bytes(Path(a.out) / "bigrams.tsv.gz", data)
+    print(f"{len(rows)} bigrams, {len(data) / 1e6:.1f} MB")
 
 
 def save(out: Path, cfg: dict, enc, dec, enc_names, dec_names) -> None:
@@ -479,8 +514,10 @@ def _rates(c) -> dict:
 
 
 def report(name: str, res: dict, out: Path | None) -> None:
+    import torch
+
     print(f"{name}: {res['spans']} spans in {res['seconds']}s = {res['spans_per_s']} spans/s "
-          f"({'batched per text' if res['batched'] else '1 span per call'}, 1 thread)")
+          f"({'batched per text' if res['batched'] else '1 span per call'}, {torch.get_num_threads()} thread(s))")
     for fam, r in list(res["families"].items()) + [("spun (all)", res["spun"])]:
         print(f"  {fam:12s} n={r['n']:5d} exact={r['exact']:.3f} exact_ci={r['exact_ci']:.3f} top1={r['top1']:.3f} "
               f"applied={r['applied']:.3f} applied_precision={r['applied_precision']:.3f}")
@@ -627,8 +664,9 @@ def speed(a) -> None:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("cmd", choices=("train", "maps", "rerank", "eval", "pps", "seeds", "pipeline", "speed"))
+    p.add_argument("cmd", choices=("train", "maps", "bigrams", "rerank", "eval", "pps", "seeds", "pipeline", "speed"))
     p.add_argument("--data", default="data/synth")
+    p.add_argument("--min-count", type=int, default=2, help="bigrams: keep pairs seen at least this often")
     p.add_argument("--out", default="models/rewriter")
     p.add_argument("--minutes", type=float, default=60)
     p.add_argument("--max-steps", type=int, default=0)
@@ -655,7 +693,7 @@ def main(argv=None) -> None:
     p.add_argument("--batched", action="store_true", help="eval: all spans of a text in one call")
     p.add_argument("--results", default="runs/rewriter/results", help="where eval writes its JSON")
     a = p.parse_args(argv)
-    cmds = {"train": train, "maps": maps, "rerank": rerank, "eval": evaluate, "pps": pps, "seeds": seeds,
+    cmds = {"train": train, "maps": maps, "bigrams": bigrams, "rerank": rerank, "eval": evaluate, "pps": pps, "seeds": seeds,
             "pipeline": pipeline, "speed": speed}
     cmds[a.cmd](a)
 

@@ -83,6 +83,26 @@ def test_phrase_stats_prefer_common_bigram():
     assert st.chain(None, ["climate", "change"], None) > st.chain(None, ["weather", "change"], None)
 
 
+def test_corpus_bigrams_rank_attested_combinations(tmp_path):
+    import gzip
+
+    p = tmp_path / "bigrams.tsv.gz"
+    p.write_bytes(gzip.compress(b"# header\n# stop\tof the\nartificial intelligence\t40\nmachine intelligence\t3\n"
+                                b"fake news\t9\n"))
+    cb = rw.CorpusBigrams(p)
+    opts = {"counterfeit": ["counterfeit", "fake", "artificial", "machine"],
+            "consciousness": ["consciousness", "intelligence", "awareness"]}
+    got = cb.candidates(["counterfeit", "consciousness"], lambda w: opts.get(w, [w]))
+    assert got == [["artificial", "intelligence"], ["machine", "intelligence"]]  # by count; unattested pairs dropped
+    assert cb.score(["artificial", "intelligence"]) == pytest.approx(math.log(41))
+    cb.bi["united nations"] = 90_000
+    assert cb.score(["united", "nations"]) == pytest.approx(math.log(cb.CAP + 1))  # capped: common is not better
+    assert cb.score(["counterfeit", "consciousness"]) == 0.0  # content pair never seen
+    assert cb.score(["of", "the"]) is None  # function words: the file cannot speak for them
+    assert cb.candidates(["intelligence"], lambda w: [w, "news"]) == []  # one word: no pair to check
+    assert rw.CorpusBigrams(tmp_path / "missing.tsv.gz").candidates(["a", "b"], lambda w: [w]) == []
+
+
 def test_span_arguments():
     class S:
         start, end, score, label = 3, 7, 0.8, "spin"
