@@ -4,7 +4,8 @@
     .venv/bin/python scripts/evaluate.py --smoke         # seconds, committed fixtures only (CI)
     .venv/bin/python scripts/evaluate.py --configs tables --clean-words 200000
 
-Sets: synthetic spun chunks (data/synth/test-small.jsonl, per family and intensity), the PPS test
+Sets: synthetic spun chunks (data/synth/test-small.jsonl, per family and intensity), whole articles
+(150 spun documents of data/synth/test.jsonl with their chunks joined back), the PPS test
 split (test phrases removed from the tables), held-out clean prose per register (false edits per
 10,000 words, applied and flagged apart), and the seeds (002 against tests/cases/seed_002_gold.json).
 Ablations: tables (+mt rules), + detector, + rewriter, models only. Stages without shipped weights
@@ -19,6 +20,7 @@ import gzip
 import hashlib
 import json
 import os
+import random
 import re
 import sys
 import time
@@ -280,6 +282,34 @@ def make_cleaner(stages, exclude=(), models_dir=None):
     return c, off
 
 
+def join_articles(path: Path, n: int) -> list[dict]:
+    """n spun documents of a split with their chunk records joined back into whole articles (gold
+    offsets shifted), the unit the tool sees in use: the document-level evidence grows with length."""
+    groups = defaultdict(list)
+    for r in read_jsonl(path):
+        groups[r["id"].split("#")[0]].append(r)
+    keys = sorted(groups)
+    random.Random(0).shuffle(keys)
+    out = []
+    for k in keys:
+        recs = sorted(groups[k], key=lambda r: int(r["id"].partition("#")[2] or 0))
+        fams = [r["family"] for r in recs if r["family"] != "none"]
+        if not fams:
+            continue
+        spun, orig, spans = "", "", []
+        for r in recs:
+            spans += [{**sp, "start": sp["start"] + len(spun), "end": sp["end"] + len(spun),
+                       "orig_start": sp["orig_start"] + len(orig), "orig_end": sp["orig_end"] + len(orig)}
+                      for sp in r["spans"]]
+            spun += r["spun"] + "\n\n"
+            orig += r["original"] + "\n\n"
+        out.append({"id": k, "family": fams[0], "intensity": max(r["intensity"] for r in recs),
+                    "spun": spun, "original": orig, "spans": spans})
+        if len(out) >= n:
+            break
+    return out
+
+
 def run_synth(cleaner, recs: list[dict], groups) -> dict:
     agg = defaultdict(lambda: defaultdict(int))
     results = cleaner.clean_batch([r["spun"] for r in recs])
@@ -355,6 +385,7 @@ def print_report(rep: dict) -> None:
         print(f"\n[{cfg}] stages={','.join(r['stages'])}  records={r['synth']['all']['records']}  ({r['seconds']:.0f}s)")
         print(f"  {'set':26} {'gold':>5} {'P':>6} {'R':>6} {'F1':>6} {'exact':>6} {'tokP':>6} {'clean+':>7} {'flag':>6}")
         rows = dict(r.get("synth", {}))
+        rows.update({"articles " + k.replace("family:", ""): v for k, v in r.get("articles", {}).items()})
         if r.get("pps"):
             rows.update({"pps-test (excluded)": r["pps"]["all"]})
         if r.get("pps_shipped"):
@@ -395,6 +426,7 @@ def markdown(rep: dict) -> str:
             continue
         rows = {k: v for k, v in r["synth"].items() if k.startswith(("all", "family:"))}
         rows.update({k: v for k, v in r["synth"].items() if k.startswith("intensity:")})
+        rows.update({"articles " + k: v for k, v in r.get("articles", {}).items()})
         for name, key in (("pps-test, test phrases excluded", "pps"), ("pps-test, shipped table", "pps_shipped")):
             if r.get(key):
                 rows[name] = r[key]["all"]
@@ -435,6 +467,8 @@ def main(argv=None) -> int:
     ap.add_argument("--clean-words-models", type=int, default=20000, help="same, for configs with neural stages")
     ap.add_argument("--records-models", type=int, default=500,
                     help="synthetic and PPS records for configs with neural stages (every k-th record; 0 = all)")
+    ap.add_argument("--articles", type=int, default=150, help="whole articles joined from --articles-from (0 = none)")
+    ap.add_argument("--articles-from", type=Path, default=SYNTH.parent / "test.jsonl")
     ap.add_argument("--no-pps", action="store_true")
     ap.add_argument("--no-sweep", action="store_true", help="skip the detector threshold sweep")
     ap.add_argument("--models-dir", help="folder with detector/ and rewriter/ (default: the shipped models/)")
@@ -463,9 +497,10 @@ def main(argv=None) -> int:
         prose = clean_prose(a.clean_words)
         prose_models = {reg: _cut(texts, a.clean_words_models) for reg, texts in prose.items()}
         pps, exclude = ([], []) if a.no_pps else pps_set()
+    arts = join_articles(a.articles_from, a.articles) if a.articles and not a.smoke and a.articles_from.exists() else []
     rep = {"name": name, "cmd": " ".join(["scripts/evaluate.py", *(argv if argv is not None else sys.argv[1:])]), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "synth_file": str(synth_path),
            "synth_records": len(recs), "generator": sorted({r.get("generator", "?") for r in recs}),
-           "pps_excluded_entries": len(exclude), "models_dir": a.models_dir, "configs": {}}
+           "pps_excluded_entries": len(exclude), "articles": len(arts), "models_dir": a.models_dir, "configs": {}}
     for cfg in a.configs.split(","):
         if cfg not in CONFIGS:
             ap.error(f"unknown config {cfg!r}")
@@ -478,6 +513,8 @@ def main(argv=None) -> int:
         neural = not set(stages) <= {"tables", "mt"}
         rs, ps = (_every(recs, a.records_models), _every(pps, a.records_models)) if neural else (recs, pps)
         r = {"stages": stages, "status": "ok", "synth": run_synth(c, rs, {"family", "intensity"})}
+        if arts:
+            r["articles"] = run_synth(c, arts, {"family"})
         if ps:
             r["pps"] = run_synth(c, ps, set())
         shipped = make_cleaner(stages, (), a.models_dir)[0] if exclude else c

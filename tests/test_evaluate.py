@@ -61,6 +61,23 @@ def test_deletion_edit_scored_by_region():
     assert c["gold_exact"] == 1 and c["tok_correct"] == c["tok_changed"] == 1
 
 
+def test_articles_join_chunks_and_keep_the_gold_contract(tmp_path):
+    recs = [{"id": "d#1", "family": "dictionary", "intensity": 0.4, "spun": SPUN, "original": ORIG, "spans": GOLD},
+            {"id": "d#0", "family": "none", "intensity": 0.0, "spun": "Clean start.", "original": "Clean start.",
+             "spans": []},
+            {"id": "e#0", "family": "none", "intensity": 0.0, "spun": "All clean.", "original": "All clean.",
+             "spans": []}]
+    p = tmp_path / "test.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    [art] = evaluate.join_articles(p, 5)  # document "e" has nothing spun: not an article
+    assert art["spun"].startswith("Clean start.\n\n" + SPUN) and art["family"] == "dictionary"
+    for g in art["spans"]:
+        assert art["spun"][g["start"]:g["end"]] == g["before"]
+        assert art["original"][g["orig_start"]:g["orig_end"]] == g["after"]
+    s = evaluate.score_record(art, Result(art["spun"], art["spun"], 0.0, []))
+    assert (s["gold"], s["gold_found"]) == (3, 0)
+
+
 def test_smoke_run_writes_json_and_keeps_clean_text_unchanged(tmp_path):
     assert evaluate.main(["--smoke", "--configs", "tables,+detector", "--no-sweep", "--out", str(tmp_path)]) == 0
     rep = json.loads((tmp_path / "smoke.json").read_text())
