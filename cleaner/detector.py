@@ -39,6 +39,7 @@ class Span:
     end: int
     score: float
     label: str  # "spin" or "mt"
+    weak: bool = False  # flagged only by the long-document rule: report, never apply a rewrite of it
 
 
 @dataclass
@@ -202,6 +203,7 @@ class Detector:
         self.temperature = float(self.cfg.get("temperature", 1.0))
         self.threshold = float(threshold if threshold is not None else self.cfg["threshold"])
         self.doc_cut, self.low_threshold = doc_rule(self.cfg, threshold)
+        self.long_rule = long_rule(self.cfg, threshold)
         self.batch_size = batch_size
         threads = os.environ.get("CLEANER_THREADS")
         if threads:
@@ -259,6 +261,10 @@ class Detector:
         thr = self.threshold
         if self.doc_cut is not None and out.doc_score >= self.doc_cut:
             thr = min(thr, self.low_threshold)
+        strong = thr
+        rule = getattr(self, "long_rule", None)
+        if rule is not None and len(ws) >= rule[2] and out.doc_score >= rule[0]:
+            thr = min(thr, rule[1])
         cur: list[int] = []
         spans = []
         for k, ((s, e), p) in enumerate(zip(ws, p_spun)):
@@ -275,8 +281,9 @@ class Detector:
         for sp in spans:
             mt = sum(ps[k][3] + ps[k][4] for k in sp)
             spin = sum(ps[k][1] + ps[k][2] for k in sp)
-            out.spans.append(Span(ws[sp[0]][0], ws[sp[-1]][1], round(max(p_spun[k] for k in sp), 4),
-                                  "mt" if mt > spin else "spin"))
+            top = max(p_spun[k] for k in sp)
+            out.spans.append(Span(ws[sp[0]][0], ws[sp[-1]][1], round(top, 4), "mt" if mt > spin else "spin",
+                                  weak=top < strong))
         return out
 
     def doc_score(self, p_spun: Sequence[float], toks: Sequence[str]) -> float:
@@ -310,6 +317,16 @@ def doc_rule(cfg: dict, threshold: float | None = None) -> tuple[float | None, f
     if not adapt or threshold is not None:
         return None, None
     return float(adapt["doc_score"]), float(adapt["threshold"])
+
+
+def long_rule(cfg: dict, threshold: float | None = None) -> tuple[float, float, int] | None:
+    """(document score cut, span threshold, minimum words) for long documents that read as clearly
+    spun, or None. Calibrated on whole articles: a short text reaches a high document score from one
+    confident word, an article only from many, so the lower threshold is safe only past a length."""
+    rule = cfg.get("doc_threshold_long")
+    if not rule or threshold is not None:
+        return None
+    return float(rule["doc_score"]), float(rule["threshold"]), int(rule["min_words"])
 
 
 def doc_probability(doc_cfg: dict, p_spun: Sequence[float], toks: Sequence[str], threshold: float) -> float:

@@ -217,7 +217,13 @@ class Cleaner:
                 taken = [(x.start, x.end) for x in edits]
                 new = [r for r in rewrites if not any(s < r.end and r.start < t for s, t in taken)]
                 without = getattr(self._model("detector"), "doc_score_without", None)
+                weak = {(s.start, s.end) for s in getattr(det, "spans", []) if getattr(s, "weak", False)}
                 for r in new:
+                    if r.applied and (r.start, r.end) in weak:
+                        # Found only by the long-document rule: more spun words are found that way, but
+                        # its rewrites were right less often (harness articles), so they are suggestions.
+                        r.applied = False
+                        r.reason += "; span found only by the detector's long-document rule: reported only"
                     if not r.applied or r.kind == "mt":
                         continue
                     # The evidence besides the span itself: strong table hits and the detector's

@@ -341,6 +341,14 @@ def calibrate(args, tok, model, cfg):
     fit_doc_threshold(cal, cfg, dev, art, args.min_precision)
 
 
+def version_of(cfg: dict, weights: bytes) -> str:
+    """The version names the weights and the calibration that turns them into decisions."""
+    cal = {k: cfg.get(k) for k in ("temperature", "threshold", "doc", "doc_threshold")}
+    if cfg.get("doc_threshold_long"):
+        cal["doc_threshold_long"] = cfg["doc_threshold_long"]
+    return f"{cfg['version_base']}+{hashlib.sha256(weights + json.dumps(cal, sort_keys=True).encode()).hexdigest()[:8]}"
+
+
 def join_articles(path: Path, n: int, rng: random.Random):
     """n source documents of a split with their records joined back into one article:
     (spun articles with gold spans, the originals of all n).
@@ -433,9 +441,7 @@ def export(args, model, cfg):
     data = tmp.read_bytes()
     tmp.unlink()
     atomic_write_bytes(out / "model.safetensors", data)
-    # The version names the weights and the calibration that turns them into decisions.
-    cal = json.dumps({k: cfg.get(k) for k in ("temperature", "threshold", "doc", "doc_threshold")}, sort_keys=True)
-    cfg["version"] = f"{cfg['version_base']}+{hashlib.sha256(data + cal.encode()).hexdigest()[:8]}"
+    cfg["version"] = version_of(cfg, data)
     atomic_write_bytes(out / "config.json", (json.dumps(cfg, indent=1) + "\n").encode())
     print(f"exported {out} ({len(data) / 1e6:.1f} MB), version {cfg['version']}", flush=True)
 

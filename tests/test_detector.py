@@ -86,6 +86,33 @@ def test_document_adaptive_threshold():
     assert _fake_detector(threshold=0.99)._output(text, ws, ps, []).spans == []
 
 
+def test_long_document_rule():
+    d = _fake_detector()
+    d.cfg["doc_threshold_long"] = {"doc_score": 0.7, "threshold": 0.5, "min_words": 150}
+    d.long_rule = D.long_rule(d.cfg)
+    assert d.long_rule == (0.7, 0.5, 150)
+    spun = set(range(0, 200, 3))
+
+    def flagged(n, subtle, rule_on=True):
+        text, ws, ps = _doc(n, {i for i in spun if i < n})
+        for i in subtle:  # a subtler spun word: below the record rule's 0.75
+            ps[i] = [0.4, 0.6, 0.0, 0.0, 0.0]
+        det = d if rule_on else _fake_detector()
+        out = det._output(text, ws, ps, [])
+        return out.doc_score, {ws.index((s.start, s.end)) for s in out.spans}
+
+    score, got = flagged(200, {100})
+    assert score >= 0.7 and 100 in got  # long and clearly spun: the 0.6 word is flagged
+    text, ws, ps = _doc(200, spun)
+    ps[100] = [0.4, 0.6, 0.0, 0.0, 0.0]
+    weak = {ws.index((s.start, s.end)) for s in d._output(text, ws, ps, []).spans if s.weak}
+    assert weak == {100}  # ... as a weak span: the record rule (0.75 here) would not have flagged it
+    assert 100 not in flagged(200, {100}, rule_on=False)[1]  # without the rule it is not
+    score, got = flagged(120, {100})
+    assert score >= 0.7 and 100 not in got  # just as spun but short: the record rule alone
+    assert D.long_rule(d.cfg, threshold=0.9) is None  # an explicit threshold turns it off
+
+
 def test_fit_doc_threshold_adds_no_clean_flag():
     """Calibration (scripts/train_detector.py): the chosen pair must not flag a clean dev text, even
     one whose document score is high; here spun words sit at p 0.92 and a dense clean text at 0.88."""

@@ -23,8 +23,9 @@ TEXT = "The ministry stated the counterfeit consciousness system flunked its aud
 class FakeDetector:
     version = "test"
 
-    def __init__(self, spans, word_p=0.9, doc_score=0.9, label="spin", doc_without=None):
+    def __init__(self, spans, word_p=0.9, doc_score=0.9, label="spin", doc_without=None, weak=()):
         self.spans, self.word_p, self.doc_score, self.label = spans, word_p, doc_score, label
+        self.weak = set(weak)
         self.doc_without = doc_score if doc_without is None else doc_without
 
     def doc_score_without(self, text, out, start, end):
@@ -33,7 +34,8 @@ class FakeDetector:
     def detect_batch(self, texts, skips):
         outs = []
         for text, skip in zip(texts, skips):
-            spans = [Span(text.index(p), text.index(p) + len(p), 0.95, self.label) for p in self.spans if p in text]
+            spans = [Span(text.index(p), text.index(p) + len(p), 0.95, self.label, weak=p in self.weak)
+                     for p in self.spans if p in text]
             words = [(s.start, s.end, 0.95) for s in spans]
             if "stated" in text:
                 i = text.index("stated")
@@ -111,6 +113,16 @@ def test_model_rewrite_in_a_document_that_reads_clean_is_reported_only():
     r = make(("detector", "rewriter"), FakeDetector(["for for"], doc_score=0.1, label="mt"),
              FakeRewriter({"for for": "for"})).clean(text)
     assert r.text == "It met for 12 months."
+
+
+def test_rewrite_of_a_span_only_the_long_document_rule_found_is_reported_only():
+    text = "The committee met for 12 months and the minister stated it."
+    r = make(("detector", "rewriter"), FakeDetector(["12 months", "stated"], doc_score=0.99, weak={"stated"}),
+             FakeRewriter({"12 months": "year", "stated": "said"})).clean(text)
+    e = {x.before: x for x in r.edits}
+    assert e["12 months"].applied and not e["stated"].applied and e["stated"].after == "said"
+    assert "long-document rule" in e["stated"].reason
+    assert r.text == "The committee met for year and the minister stated it."
 
 
 def test_detector_vetoes_ambiguous_table_hit_in_clean_context():
