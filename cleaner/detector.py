@@ -262,7 +262,7 @@ class Detector:
         if self.doc_cut is not None and out.doc_score >= self.doc_cut:
             thr = min(thr, self.low_threshold)
         strong = thr
-        rule = getattr(self, "long_rule", None)
+        rule = self.long_rule
         if rule is not None and len(ws) >= rule[2] and out.doc_score >= rule[0]:
             thr = min(thr, rule[1])
         cur: list[int] = []

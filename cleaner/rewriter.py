@@ -372,6 +372,9 @@ class CorpusBigrams:
     the term ("artificial intelligence") is common in clean text and the swap ("counterfeit
     consciousness") never occurs; this ranks word-map combinations by that evidence."""
 
+    CAP = 100  # counts above this are all "attested": raw frequency would favour generic phrases
+    # ("economic development", "united nations") over the rare technical term that is meant
+
     def __init__(self, path: Path | None = None):
         self.bi: dict[str, int] = {}
         self.stop: set[str] = set()
@@ -390,11 +393,10 @@ class CorpusBigrams:
 
     def pairs(self, ws: Sequence[str]) -> list[tuple[str, str]]:
         """The adjacent pairs the file can speak for: both words letters only, neither a function word."""
-        return [(a, b) for a, b in zip(ws, ws[1:])
-                if a.isalpha() and b.isalpha() and a not in self.stop and b not in self.stop]
+        return [(a, b) for a, b in zip(ws, ws[1:]) if self._content(a) and self._content(b)]
 
-    CAP = 100  # counts above this are all "attested": raw frequency would favour generic phrases
-    # ("economic development", "united nations") over the rare technical term that is meant
+    def _content(self, w: str) -> bool:
+        return w.isalpha() and w not in self.stop
 
     def score(self, ws: Sequence[str]) -> float | None:
         """Mean capped log count over the content-word pairs, None when there is none."""
@@ -413,7 +415,7 @@ class CorpusBigrams:
             nxt = []
             for seq, lo in beams:
                 for o in options(w):
-                    if seq and (seq[-1], o) in self.pairs([seq[-1], o]):
+                    if seq and self._content(seq[-1]) and self._content(o):
                         n = self.bi.get(f"{seq[-1]} {o}", 0)
                         if n == 0:
                             continue
@@ -586,7 +588,7 @@ def calib_features(probs: list[float], feats: list[dict[str, float]], label: str
     return {"logit": math.log(p1 / (1 - p1)), "margin": p1 - p2, "phrase_seen": 1.0 - f["phrase_missing"],
             "mt_rule": f["mt_rule"], "lex_seen": 1.0 - f["lex_missing"], "tlex_seen": 1.0 - f["tlex_missing"],
             "keep": f["keep"], "mapped": f["mapped"], "beam": 1.0 if f["beam_rank"] < 5 else 0.0,
-            "label_mt": 1.0 if label == "mt" else 0.0, "len_delta": f["len_delta"], "corpus": f.get("corpus", 0.0)}
+            "label_mt": 1.0 if label == "mt" else 0.0, "len_delta": f["len_delta"], "corpus": f["corpus"]}
 
 
 class Rewriter:
@@ -617,6 +619,7 @@ class Rewriter:
         self.lex = LexMap(self.path / "lexmap.tsv")
         self.tlex = LexMap(self.path / "lexmap_tortured.tsv")
         self._sub_cache: dict[str, set[str]] = {}
+        self._opt_cache: dict[str, list[str]] = {}
         self.phrases = PhraseMap(self.path / "phrasemap.tsv")
         sl = self.path / "shortlist.txt"
         short = {self.tok.sep_token_id} | {int(x) for x in sl.read_text().split()} if sl.is_file() else None
@@ -676,11 +679,14 @@ class Rewriter:
         return self._sub_cache[w]
 
     def _corpus_options(self, w: str, k: int = 12) -> list[str]:
-        """The word itself and its most frequent substitutes in both word maps."""
-        out = [w]
-        for m in (self.lex.map, self.tlex.map):
-            out += [b for b, _ in sorted(m.get(w, {}).items(), key=lambda x: -x[1])[:k] if b not in out]
-        return out
+        """The word itself and its most frequent substitutes in both word maps (cached: every span
+        word asks, and the maps' sort is the cost)."""
+        if w not in self._opt_cache:
+            out = [w]
+            for m in (self.lex.map, self.tlex.map):
+                out += [b for b, _ in sorted(m.get(w, {}).items(), key=lambda x: -x[1])[:k] if b not in out]
+            self._opt_cache[w] = out
+        return self._opt_cache[w]
 
     def _detector_gain(self, text: str, start: int, end: int, cand: str) -> float:
         """How much the detector's spin probability over the span drops when the candidate is put in."""

@@ -285,25 +285,18 @@ def make_cleaner(stages, exclude=(), models_dir=None):
 def join_articles(path: Path, n: int) -> list[dict]:
     """n spun documents of a split with their chunk records joined back into whole articles (gold
     offsets shifted), the unit the tool sees in use: the document-level evidence grows with length."""
-    groups = defaultdict(list)
-    for r in read_jsonl(path):
-        groups[r["id"].split("#")[0]].append(r)
+    from train_detector import documents, join_document
+
+    groups = documents(path)
     keys = sorted(groups)
     random.Random(0).shuffle(keys)
     out = []
     for k in keys:
-        recs = sorted(groups[k], key=lambda r: int(r["id"].partition("#")[2] or 0))
-        fams = [r["family"] for r in recs if r["family"] != "none"]
+        fams = [r["family"] for r in groups[k] if r["family"] != "none"]
         if not fams:
             continue
-        spun, orig, spans = "", "", []
-        for r in recs:
-            spans += [{**sp, "start": sp["start"] + len(spun), "end": sp["end"] + len(spun),
-                       "orig_start": sp["orig_start"] + len(orig), "orig_end": sp["orig_end"] + len(orig)}
-                      for sp in r["spans"]]
-            spun += r["spun"] + "\n\n"
-            orig += r["original"] + "\n\n"
-        out.append({"id": k, "family": fams[0], "intensity": max(r["intensity"] for r in recs),
+        spun, orig, spans = join_document(groups[k])
+        out.append({"id": k, "family": fams[0], "intensity": max(r["intensity"] for r in groups[k]),
                     "spun": spun, "original": orig, "spans": spans})
         if len(out) >= n:
             break

@@ -224,7 +224,7 @@ class _Calib:
 
     def __init__(self, cfg):
         self.cfg, self.threshold = cfg, 0.5
-        self.doc_cut = self.low_threshold = None
+        self.doc_cut = self.low_threshold = self.long_rule = None
 
 
 def doc_logits(tok, model, texts):
@@ -349,6 +349,29 @@ def version_of(cfg: dict, weights: bytes) -> str:
     return f"{cfg['version_base']}+{hashlib.sha256(weights + json.dumps(cal, sort_keys=True).encode()).hexdigest()[:8]}"
 
 
+def documents(path: Path) -> dict[str, list[dict]]:
+    """The records of a split grouped by source document, in chunk order."""
+    groups: dict[str, list[dict]] = {}
+    for r in read_jsonl(path):
+        groups.setdefault(r["id"].split("#")[0], []).append(r)
+    return {k: sorted(v, key=lambda r: int(r["id"].partition("#")[2] or 0)) for k, v in groups.items()}
+
+
+def join_document(recs: list[dict]) -> tuple[str, str, list[dict]]:
+    """One document's records joined back: (spun text, original text, gold spans with their spun
+    offsets, and original offsets where the records have them, moved to the joined texts)."""
+    spun, orig, spans = "", "", []
+    for r in recs:
+        for sp in r["spans"]:
+            x = {**sp, "start": sp["start"] + len(spun), "end": sp["end"] + len(spun)}
+            if "orig_start" in sp:
+                x["orig_start"], x["orig_end"] = sp["orig_start"] + len(orig), sp["orig_end"] + len(orig)
+            spans.append(x)
+        spun += r["spun"] + "\n\n"
+        orig += r["original"] + "\n\n"
+    return spun, orig, spans
+
+
 def join_articles(path: Path, n: int, rng: random.Random):
     """n source documents of a split with their records joined back into one article:
     (spun articles with gold spans, the originals of all n).
@@ -356,21 +379,15 @@ def join_articles(path: Path, n: int, rng: random.Random):
     Real documents are articles, and the document score that the adaptive rule keys on grows surer
     with length; fitted on record-sized snippets alone, the rule would be set for texts the tool
     rarely sees."""
-    groups = {}
-    for r in read_jsonl(path):
-        groups.setdefault(r["id"].split("#")[0], []).append(r)
+    groups = documents(path)
     keys = sorted(groups)
     rng.shuffle(keys)
     spun, clean = [], []
     for k in keys[:n]:
-        recs = sorted(groups[k], key=lambda r: int(r["id"].partition("#")[2] or 0))
-        text, spans = "", []
-        for r in recs:
-            spans += [{"start": x["start"] + len(text), "end": x["end"] + len(text)} for x in r["spans"]]
-            text += r["spun"] + "\n\n"
+        text, _, spans = join_document(groups[k])
         if spans:
-            spun.append({"spun": text, "spans": spans})
-        clean.append("\n\n".join(r["original"] for r in recs))
+            spun.append({"spun": text, "spans": [{"start": x["start"], "end": x["end"]} for x in spans]})
+        clean.append("\n\n".join(r["original"] for r in groups[k]))
     return spun, clean
 
 

@@ -203,22 +203,22 @@ also may might must shall upon whether"""
 def bigrams(a) -> None:
     """Content-word bigram counts over the train split of ../shared/corpora (bigrams.tsv.gz): the
     phrase statistics that rank word-map combinations ("artificial intelligence" over "fake
-    intelligence"). The most frequent words are left out, so the file stays small."""
+    intelligence"). Pairs with a function word are left out, so the file stays small."""
     import gzip
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from spinlib.data import iter_docs
 
-    uni, bi = collections.Counter(), collections.Counter()
+    n_words, bi = 0, collections.Counter()
     for _, _, _, text in iter_docs("train"):
         for para in text.split("\n"):
             ws = rw.words(para)
-            uni.update(ws)
+            n_words += len(ws)
             bi.update(zip(ws, ws[1:]))
     stop = set(FUNCTION_WORDS.split())
     rows = sorted((x, y, n) for (x, y), n in bi.items() if n >= a.min_count and x not in stop and y not in stop
                   and x.isalpha() and y.isalpha())
-    lines = [f"# word bigram<TAB>count: train split of the corpora, {sum(uni.values())} words, count >= "
+    lines = [f"# word bigram<TAB>count: train split of the corpora, {n_words} words, count >= "
              f"{a.min_count}, letters only, no pair with a function word (listed below)",
              "# stop\t" + " ".join(sorted(stop))] + [f"{x} {y}\t{n}" for x, y, n in rows]
     data = gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), compresslevel=9, mtime=0)

@@ -57,6 +57,7 @@ def _fake_detector(threshold=None):
              "doc_threshold": {"doc_score": 0.6, "threshold": 0.75}}
     d.threshold = 0.99 if threshold is None else threshold
     d.doc_cut, d.low_threshold = D.doc_rule(d.cfg, threshold)
+    d.long_rule = D.long_rule(d.cfg, threshold)
     return d
 
 
