@@ -33,6 +33,7 @@ class Config:
     entries: dict[str, str] = field(default_factory=dict)
     ignore_words: list[str] = field(default_factory=list)
     exclude_entries: list[str] = field(default_factory=list)
+    variants: bool = True
     max_file_size: int = 64 * 1024 * 1024
     languagetool: str | None = None
     models_dir: str | None = None

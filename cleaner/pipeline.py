@@ -12,8 +12,9 @@ from typing import Iterable, Sequence
 from . import mtfix, policy, regions
 from .config import Config
 from .edits import Edit, apply_edits
-from .matcher import Hit, Matcher, normalise, restore_case
-from .tables import Entry, load_table, resolve_table, user_entries
+from .matcher import Hit, Matcher, normalise, normalise_key, restore_case
+from .tables import Entry, load_table, resolve_table, tables_dir, user_entries
+from .variants import COMMON_FILE, TABLE as VARIANTS, VETO_FILE, VariantMatcher, load_veto
 
 MODEL_STAGES = ("detector", "rewriter")
 # A table hit is vetoed only when the detector is all but certain the context is clean: at 0.02 the
@@ -60,7 +61,7 @@ class Cleaner:
             cache = _cache_file(names, self.config, self.stages)
             got = _cache_load(cache)
             if got is not None:
-                self.entries, self.matcher = got
+                self.entries, self.matcher, self.variants = got
                 cache = None
             else:
                 entries = []
@@ -77,8 +78,13 @@ class Cleaner:
             excluded = {e.casefold() for e in self.config.exclude_entries}
             self.entries = [e for e in entries if e.spun.casefold() not in excluded]
             self.matcher = Matcher(self.entries, ignore=self.config.ignore_words) if "tables" in self.stages else None
+            self.variants = None
+            if self.matcher is not None and self.config.variants:
+                vm = VariantMatcher(self.entries, load_veto(tables_dir()), load_veto(tables_dir(), COMMON_FILE))
+                vm.listed |= {normalise_key(w) for w in self.config.ignore_words}
+                self.variants = vm if len(vm) else None
             if cache is not None:
-                _cache_save(cache, (self.entries, self.matcher))
+                _cache_save(cache, (self.entries, self.matcher, self.variants))
         self._models: dict[str, object] = {}
 
     def with_stages(self, stages: Sequence[str]) -> "Cleaner":
@@ -88,7 +94,7 @@ class Cleaner:
         other.stages = tuple(s for s in self.stages if s in stages)
         other.notices, other._models = [], {}
         if "tables" not in other.stages:
-            other.matcher = None
+            other.matcher = other.variants = None
         return other
 
     # -- neural stages, loaded on first use so the table path never imports torch ------------
@@ -171,11 +177,19 @@ class Cleaner:
         protected = regions.protected_spans(text, suffix)
         norm = normalise(text) if self.matcher or "mt" in self.stages else ""
         hits: list[Hit] = self.matcher.find(text, protected, norm) if self.matcher else []
+        if self.variants is not None:
+            found = self.variants.find(text, norm, regions.merge(list(protected) + [(h.start, h.end) for h in hits]))
+            if found:
+                hits = sorted(hits + found, key=lambda h: h.start)
         dups = mtfix.duplicate_words(text, protected, norm) if "mt" in self.stages else []
         strong = [h.entry.prior for h in hits if h.entry.prior >= policy.STRONG and not h.entry.report_only]
+        # Variants are applied only beside listed tortured phrases: a spun news story has a high spin
+        # score too, and its synonyms can look like renderings ("development proportion").
+        tortured = any(h.entry.kind == "tortured" and h.entry.prior >= policy.STRONG and not h.entry.report_only
+                       and h.entry.table != VARIANTS for h in hits)
         n_words = len(text.split()) if strong else 0  # the score needs the length only when it has hits
         skip = regions.merge(list(protected) + [(h.start, h.end) for h in hits])
-        return {"protected": protected, "hits": hits, "n_words": n_words, "strong": strong,
+        return {"protected": protected, "hits": hits, "n_words": n_words, "strong": strong, "tortured": tortured,
                 "protected_and_hits": skip, "dups": dups}
 
     def _finish(self, text: str, path: str | None, pre: dict, det, rewrites=None) -> Result:
@@ -191,7 +205,17 @@ class Cleaner:
             if score < cfg.report_threshold:
                 continue
             applied = policy.decide(score, cfg.apply_threshold, e.report_only)
-            if e.report_only:
+            if e.table == VARIANTS:
+                reason = (f"unlisted variant of the listed term {e.canonical!r} (prior {e.prior:.2f}, "
+                          f"document spin {spin:.2f})")
+                if e.report_only:
+                    reason += "; it renders another listed term equally well: reported only"
+                elif not applied:
+                    reason += ": too low to apply"
+                elif not pre["tortured"]:
+                    applied = False
+                    reason += "; no listed tortured phrase in the document: reported only"
+            elif e.report_only:
                 reason = "proximity query: reported only" if e.opt("near") else "ambiguous expected phrase: reported only"
             elif applied:
                 reason = f"table entry (prior {e.prior:.2f}, document spin {spin:.2f})"
@@ -297,7 +321,14 @@ def _cache_file(names: Sequence[str], config: Config, stages: Sequence[str]) -> 
         except OSError:
             return None
         parts.append((str(p), st.st_size, st.st_mtime_ns))
-    parts += [sorted(config.entries.items()), sorted(config.ignore_words), sorted(config.exclude_entries)]
+    parts += [sorted(config.entries.items()), sorted(config.ignore_words), sorted(config.exclude_entries),
+              config.variants]
+    # the variant rules are code: a changed module must not reuse a matcher pickled by the old one
+    from . import variants
+    parts.append(hashlib.sha256(Path(variants.__file__).read_bytes()).hexdigest()[:16])
+    for name in (VETO_FILE, COMMON_FILE):
+        p = tables_dir() / name
+        parts.append(p.stat().st_mtime_ns if p.is_file() else None)
     key = hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()[:24]
     return folder / f"tables-{key}.pickle"
 
@@ -308,8 +339,8 @@ def _cache_load(path: Path | None):
     import pickle
     try:
         with open(path, "rb") as f:
-            entries, matcher = pickle.load(f)
-        return (entries, matcher) if isinstance(entries, list) else None
+            got = pickle.load(f)
+        return got if isinstance(got, tuple) and len(got) == 3 and isinstance(got[0], list) else None
     except Exception:  # a stale or damaged cache is rebuilt, never an error
         return None
 

@@ -1,0 +1,149 @@
+"""cleaner.variants: unlisted renderings of listed tortured terms."""
+
+import pickle
+import re
+
+import pytest
+
+from cleaner import Cleaner
+from cleaner.config import Config
+from cleaner.matcher import normalise
+from cleaner.tables import parse_table, tables_dir
+from cleaner.variants import COMMON_FILE, PRIOR, TABLE, VETO_FILE, VariantMatcher, load_veto, stand_ins
+
+TABLE_TEXT = """\
+# table: tortured
+# kind: tortured
+cloud examination\tspectral analysis\t0.99
+counterfeit consciousness\tartificial intelligence\t0.99
+ghastly grouping\tspectral clustering\t0.99
+ghostly bunching\tspectral clustering\t0.99
+haze figuring\tfog computing\t0.99
+mist figuring\tcloud computing\t0.99
+phantom examination\tspectral analysis\t0.99
+profound learning\tdeep learning\t0.99\tand=neural
+shrouded layer\thidden layer\t0.99
+the irregular woodland\trandom forest\t0.99
+vapour calculation\tcloud computing\t0.99
+vapour processing\tfog computing\t0.99
+"""
+
+
+def _matcher(veto=()):
+    table, problems = parse_table(TABLE_TEXT, "tortured")
+    assert not problems
+    return VariantMatcher(table.entries, veto), table.entries
+
+
+def _find(vm, text):
+    return [(text[h.start:h.end], h.entry.canonical, h.entry.prior, h.entry.report_only) for h in vm.find(text, normalise(text))]
+
+
+def test_stand_ins_align_same_length_unguarded_entries():
+    _, entries = _matcher()
+    subs, terms, written = stand_ins(entries)
+    assert subs["spectral"] == {"cloud": 1, "ghastly": 1, "ghostly": 1, "phantom": 1}
+    assert subs["clustering"] == {"grouping": 1, "bunching": 1}
+    assert "deep" not in subs                      # guarded entry (and=neural): not a source
+    assert "random" not in subs                    # 3 words against 2: no alignment
+    assert ("spectral", "clustering") in terms and written[("spectral", "clustering")] == "spectral clustering"
+
+
+def test_unlisted_combination_is_found_with_its_term():
+    vm, _ = _matcher()
+    # "phantom" is listed for "spectral" only in "phantom examination"; "bunching" only with "ghostly"
+    assert _find(vm, "We use phantom bunching on graphs.") == [("phantom bunching", "spectral clustering", PRIOR, False)]
+    assert _find(vm, "We use Spectral Bunching on graphs.") == [("Spectral Bunching", "spectral clustering", PRIOR, False)]
+
+
+@pytest.mark.parametrize("text", [
+    "We use ghostly bunching on graphs.",             # listed: the table decides
+    "We use spectral clustering on graphs.",          # the term itself
+    "We use profound learning on graphs.",            # listed with a guard that fails here: no bypass
+    "We use phantom. Bunching is next.",              # not one phrase
+    "Ghost stories about bunching.",                  # not a listed stand-in
+    "We use spectral-bunching here.",                 # part of a hyphenated word
+])
+def test_negatives(text):
+    vm, _ = _matcher()
+    assert _find(vm, text) == []
+
+
+def test_a_stand_in_from_the_fields_vocabulary_is_not_enough():
+    vm, _ = _matcher()
+    # "cloud" stands in for "spectral" once, but it is a word of listed terms (cloud computing):
+    # "cloud clustering" may be a real term. "phantom" is not: "phantom clustering" is found.
+    assert _find(vm, "We use cloud clustering here.") == []
+    assert _find(vm, "We use phantom clustering here.") == [("phantom clustering", "spectral clustering", PRIOR, False)]
+    assert _find(vm, "Haze computing is new.") == [("Haze computing", "fog computing", PRIOR, False)]
+
+
+def test_two_terms_fitting_equally_are_reported_only():
+    vm, _ = _matcher()
+    # "vapour" stands in for both "cloud" and "fog", "figuring" for "computing" in both terms
+    ((before, canonical, prior, report_only),) = _find(vm, "Vapour figuring is new.")
+    assert (before, prior, report_only) == ("Vapour figuring", PRIOR, True)
+    assert canonical in ("cloud computing", "fog computing")
+    # "mist" only for cloud: no tie
+    assert _find(vm, "Mist calculation is new.") == [("Mist calculation", "cloud computing", PRIOR, False)]
+
+
+def test_veto_pair_blocks_a_variant():
+    vm, _ = _matcher(veto=["phantom bunching"])
+    assert _find(vm, "We use phantom bunching on graphs.") == []
+
+
+def test_pickles_without_the_automaton():
+    vm, _ = _matcher()
+    again = pickle.loads(pickle.dumps(vm))
+    text = "We use phantom bunching on graphs."
+    assert _find(again, text) == _find(vm, text)
+
+
+def test_pipeline_applies_only_in_a_spun_document():
+    c = Cleaner(stages=("tables", "mt"))
+    alone = c.clean("The method relies on eccentric woodland classifiers trained on the samples.")
+    (e,) = [e for e in alone.edits if e.source.startswith(f"table:{TABLE}:")]
+    assert (e.before, e.after, e.applied) == ("eccentric woodland", "random forest", False)
+    spun = c.clean("The method relies on eccentric woodland classifiers and counterfeit consciousness, "
+                   "with profound learning and a convolutional neural organization.")
+    (e,) = [e for e in spun.edits if e.source.startswith(f"table:{TABLE}:")]
+    assert (e.before, e.after, e.applied) == ("eccentric woodland", "random forest", True)
+    assert "unlisted variant of the listed term 'random forest'" in e.reason
+    assert "random forest classifiers" in spun.text
+
+
+def test_config_switch_turns_variants_off():
+    c = Cleaner(Config(variants=False), stages=("tables", "mt"))
+    spun = c.clean("The method relies on eccentric woodland classifiers and counterfeit consciousness.")
+    assert not [e for e in spun.edits if e.source.startswith(f"table:{TABLE}:")]
+
+
+def test_shipped_veto_list_format():
+    path = tables_dir() / VETO_FILE
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")]
+    assert lines == sorted(set(lines)), "sorted, no duplicates"
+    assert all(re.fullmatch(r"[a-z0-9][a-z0-9'-]* [a-z0-9][a-z0-9'-]*", ln) for ln in lines), "two lower-case words"
+    assert load_veto(tables_dir()) == lines
+
+
+def test_spun_news_without_listed_tortured_phrases_only_reports():
+    c = Cleaner(stages=("tables", "mt"))
+    r = c.clean("Rights teams said local weather change and compelled labor were discussed, and the "
+                "eccentric woodland near the realm was cleared.")
+    assert r.spin_score > 0.5
+    (e,) = [e for e in r.edits if e.source.startswith(f"table:{TABLE}:")]
+    assert not e.applied and "no listed tortured phrase in the document" in e.reason
+
+
+def test_shipped_everyday_word_list_format():
+    path = tables_dir() / COMMON_FILE
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")]
+    assert lines == sorted(set(lines)) and all(re.fullmatch(r"[a-z][a-z'-]*", ln) for ln in lines)
+    assert {"reason", "quality"} <= set(lines) and "bunching" not in lines
+
+
+def test_everyday_stand_ins_are_not_odd():
+    vm, entries = _matcher()
+    everyday = VariantMatcher(entries, common=["phantom"])
+    assert _find(vm, "We use phantom clustering here.") and not _find(everyday, "We use phantom clustering here.")
