@@ -20,6 +20,12 @@ MODEL_STAGES = ("detector", "rewriter")
 # A table hit is vetoed only when the detector is all but certain the context is clean: at 0.02 the
 # shipped detector vetoed real spins in seed 002 (p 0.005-0.016) and saved no measured false edit.
 VETO_P = 0.001
+# An unlisted variant (cleaner.variants) is applied without other evidence when the detector reads
+# each replaced word as spun at least this much (scripts/eval_variants.py --detector): 146 of the
+# 2,010 held-out renderings in carrier sentences pass, 136 with the right term, and no rendering
+# found in 4.2M words of clean prose comes near (the highest is 0.105). At 0.3, 4 of the 313 PPS
+# test sentences got a near but wrong term ("cushy reasoning" -> "fuzzy logic").
+VARIANT_P = 0.5
 
 
 @dataclass
@@ -192,6 +198,23 @@ class Cleaner:
         return {"protected": protected, "hits": hits, "n_words": n_words, "strong": strong, "tortured": tortured,
                 "protected_and_hits": skip, "dups": dups}
 
+    @staticmethod
+    def _variant_decision(e: Entry, h: Hit, text: str, spin: float, applied: bool, tortured: bool,
+                          word_probs) -> tuple[bool, str]:
+        """Apply an unlisted variant in an evidently spun document with a listed tortured phrase,
+        or where the detector reads each of its replaced words as spun; report it otherwise."""
+        reason = f"unlisted variant of the listed term {e.canonical!r} (prior {e.prior:.2f}, document spin {spin:.2f})"
+        if e.report_only:
+            return False, reason + "; it renders another listed term equally well: reported only"
+        if applied and tortured:
+            return True, reason
+        p = _stand_in_prob(word_probs, text, h.start, h.end, e.canonical)
+        if p is not None and p >= VARIANT_P:
+            return True, reason + f"; the detector reads every replaced word as spun (p >= {p:.2f})"
+        if applied:
+            return False, reason + "; no listed tortured phrase in the document: reported only"
+        return False, reason + ": too low to apply"
+
     def _finish(self, text: str, path: str | None, pre: dict, det, rewrites=None) -> Result:
         cfg = self.config
         doc_prob = getattr(det, "doc_score", None) if det is not None else None
@@ -206,15 +229,7 @@ class Cleaner:
                 continue
             applied = policy.decide(score, cfg.apply_threshold, e.report_only)
             if e.table == VARIANTS:
-                reason = (f"unlisted variant of the listed term {e.canonical!r} (prior {e.prior:.2f}, "
-                          f"document spin {spin:.2f})")
-                if e.report_only:
-                    reason += "; it renders another listed term equally well: reported only"
-                elif not applied:
-                    reason += ": too low to apply"
-                elif not pre["tortured"]:
-                    applied = False
-                    reason += "; no listed tortured phrase in the document: reported only"
+                applied, reason = self._variant_decision(e, h, text, spin, applied, pre["tortured"], word_probs)
             elif e.report_only:
                 reason = "proximity query: reported only" if e.opt("near") else "ambiguous expected phrase: reported only"
             elif applied:
@@ -274,6 +289,17 @@ class Cleaner:
         edits = mtfix.fix_articles(text, edits)
         out = apply_edits(text, edits)
         return Result(text, out, spin, edits, path, list(self.notices))
+
+
+def _stand_in_prob(words, text: str, start: int, end: int, canonical: str) -> float | None:
+    """The lowest detector probability among the words of text[start:end] that differ from the
+    canonical phrase's word at the same place, or None (no detector, words that do not line up)."""
+    inside = [(s, t, p) for s, t, p in words if start <= s and t <= end]
+    canon = normalise_key(canonical).split(" ")
+    if not inside or len(inside) != len(canon):
+        return None
+    ps = [p for (s, t, p), c in zip(inside, canon) if normalise_key(text[s:t]) != c]
+    return min(ps) if ps else None
 
 
 def _span_prob(words, start: int, end: int) -> float | None:

@@ -152,8 +152,9 @@ class VariantMatcher:
             if not _bounded(norm, s, e):
                 continue
             key = self._keys[ki]
-            # The words around the hit, two each side at most, joined by single spaces only (a comma
-            # or a line break ends the phrase). Most hits have no neighbour any term could use.
+            # The words around the hit, two each side at most, joined by single spaces only: a comma
+            # or a blank line ends the phrase, a line wrap does not (normalise() made it a space).
+            # Most hits have no neighbour any term could use.
             right = []
             if e < len(norm) - 1 and norm[e] == " ":
                 m = _TOKEN.match(norm, e + 1)

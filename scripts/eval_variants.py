@@ -3,6 +3,7 @@
     .venv/bin/python scripts/eval_variants.py                 # held-out variants + clean prose
     .venv/bin/python scripts/eval_variants.py --min-count 2   # stricter stand-ins
     .venv/bin/python scripts/eval_variants.py --veto          # write models/tables/variant-veto.txt first
+    .venv/bin/python scripts/eval_variants.py --detector      # + what the detector route would apply
 
 Held-out variants: the tortured entries whose term has another listed rendering of the same length
 are split into 10 folds by hash; each fold's entries are removed from the table, the matcher is
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from cleaner import pipeline as P  # noqa: E402
 from cleaner import variants as V  # noqa: E402
 from cleaner.matcher import Matcher, normalise, normalise_key  # noqa: E402
 from cleaner.regions import merge  # noqa: E402
@@ -47,7 +49,7 @@ def entries():
     return [e for n in ("news-spinner", "tortured", "mt") for e in load_table(TABLES / f"{n}.tsv").entries]
 
 
-def held_out(ents, min_count: int, veto, common) -> dict:
+def held_out(ents, min_count: int, veto, common, det=None) -> dict:
     base = V.stand_ins(ents)
     by_term: dict[tuple, list] = {}
     for e in ents:
@@ -60,6 +62,7 @@ def held_out(ents, min_count: int, veto, common) -> dict:
     fold = lambda e: int(hashlib.md5(e.spun.encode()).hexdigest()[:8], 16) % 10  # noqa: E731
     c = Counter()
     misses = Counter()
+    found = []  # (sentence, hit, right term) for the detector pass
     for k in range(10):
         out = [e for e in cases if fold(e) == k]
         gone = {id(e) for e in out}
@@ -75,6 +78,7 @@ def held_out(ents, min_count: int, veto, common) -> dict:
             if h is not None:
                 c["found"] += 1
                 ok = h.entry.canonical.casefold() == e.canonical.casefold()
+                found.append((s, h, ok))
                 c["exact"] += ok
                 c[f"exact{len(e.spun.split())}"] += ok
             else:
@@ -85,16 +89,24 @@ def held_out(ents, min_count: int, veto, common) -> dict:
     r["precision_of_found"] = round(c["exact"] / max(c["found"], 1), 3)
     r["terms"] = sum(1 for es in by_term.values() if len(es) >= 2)
     r["miss_examples"] = [m for m, _ in misses.most_common(15)]
+    if det is not None:
+        # Alone in a sentence a variant is applied only on the detector's word (pipeline.VARIANT_P).
+        outs = det.detect_batch([x[0] for x in found])
+        app = [ok for o, (s, h, ok) in zip(outs, found) if not h.entry.report_only
+               and (P._stand_in_prob(o.words, s, h.start, h.end, h.entry.canonical) or 0.0) >= P.VARIANT_P]
+        r["detector_applied"] = len(app)
+        r["detector_applied_right_term"] = sum(app)
+        r["detector_restored_rate"] = round(sum(app) / max(c["n"], 1), 3)
     return r
 
 
-def clean_prose(ents, min_count: int, veto, common, limit: int) -> dict:
+def clean_prose(ents, min_count: int, veto, common, limit: int, det=None) -> dict:
     m = Matcher(ents)
     vm = V.VariantMatcher(ents, veto, common, min_count)
     res = {}
     for label, texts in (("dev+test", (t for _s, _r, i, t in iter_docs() if doc_split(i) != "train")),
                          ("bbc-news (eval-only)", (t for *_x, t in iter_docs(sources={"bbc-news-2004"})))):
-        words, n, hits, ex = 0, 0, 0, Counter()
+        words, n, hits, ex, ps = 0, 0, 0, Counter(), []
         t0 = time.perf_counter()
         for text in texts:
             n += 1
@@ -106,7 +118,14 @@ def clean_prose(ents, min_count: int, veto, common, limit: int) -> dict:
             for h in vm.find(text, norm, merge([(x.start, x.end) for x in th])):
                 hits += 1
                 ex[f"{h.entry.spun.lower()} -> {h.entry.canonical}"] += 1
+                if det is not None:  # the detector reads the paragraph around the hit
+                    a, b = text.rfind("\n", 0, h.start) + 1, text.find("\n", h.end)
+                    para = text[a:b if b >= 0 else len(text)]
+                    o = det.detect(para)
+                    ps.append(P._stand_in_prob(o.words, para, h.start - a, h.end - a, h.entry.canonical))
         res[label] = {"words": words, "hits": hits, "per_10k": round(hits * 1e4 / max(words, 1), 3),
+                      "detector_p": sorted(round(p, 3) for p in ps if p is not None),
+                      "detector_applied": sum(1 for p in ps if p is not None and p >= P.VARIANT_P),
                       "seconds": round(time.perf_counter() - t0, 1), "top": ex.most_common(30)}
         print(label, {k: v for k, v in res[label].items() if k != "top"}, flush=True)
     return res
@@ -182,17 +201,23 @@ def main(argv=None) -> None:
     ap.add_argument("--veto", action="store_true", help="regenerate the veto and everyday-word lists first")
     ap.add_argument("--no-veto", action="store_true", help="evaluate without those two lists")
     ap.add_argument("--limit", type=int, default=0, help="clean documents per source (0 = all)")
+    ap.add_argument("--detector", action="store_true",
+                    help="also run the shipped detector: variants it would apply alone (pipeline.VARIANT_P)")
     ap.add_argument("--out", default=str(ROOT / "runs" / "variants" / "eval.json"))
     a = ap.parse_args(argv)
     ents = entries()
+    det = None
+    if a.detector:
+        from cleaner.detector import load_detector
+        det = load_detector()
     if a.veto:
         write_veto(ents)
     veto = [] if a.no_veto else V.load_veto(TABLES)
     common = [] if a.no_veto else V.load_veto(TABLES, V.COMMON_FILE)
     res = {"min_count": a.min_count, "veto_pairs": len(veto), "common_words": len(common),
-           "held_out": held_out(ents, a.min_count, veto, common)}
+           "held_out": held_out(ents, a.min_count, veto, common, det)}
     print(json.dumps(res["held_out"], indent=1), flush=True)
-    res["clean"] = clean_prose(ents, a.min_count, veto, common, a.limit)
+    res["clean"] = clean_prose(ents, a.min_count, veto, common, a.limit, det)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")

@@ -147,3 +147,30 @@ def test_everyday_stand_ins_are_not_odd():
     vm, entries = _matcher()
     everyday = VariantMatcher(entries, common=["phantom"])
     assert _find(vm, "We use phantom clustering here.") and not _find(everyday, "We use phantom clustering here.")
+
+
+class WordProbs:
+    """A detector stand-in: fixed probabilities for some words, 0.01 for the rest, doc score 0.1."""
+    version = "test"
+
+    def __init__(self, probs):
+        self.probs = probs
+
+    def detect_batch(self, texts, skips):
+        from cleaner.detector import DetectorOutput
+        return [DetectorOutput(words=[(m.start(), m.end(), self.probs.get(m.group().lower(), 0.01))
+                                      for m in re.finditer(r"\w+", t)], doc_score=0.1) for t in texts]
+
+
+@pytest.mark.parametrize("probs, applied", [
+    ({"eccentric": 0.7, "woodland": 0.6}, True),     # every replaced word reads as spun
+    ({"eccentric": 0.7, "woodland": 0.3}, False),    # one does not: reported
+    ({}, False),
+])
+def test_detector_agreement_applies_a_variant_without_listed_phrases(probs, applied):
+    c = Cleaner(stages=("tables", "mt", "detector"))
+    c._models["detector"] = WordProbs(probs)
+    r = c.clean("The method relies on eccentric woodland classifiers trained on the samples.")
+    (e,) = [e for e in r.edits if e.source.startswith(f"table:{TABLE}:")]
+    assert (e.before, e.after, e.applied) == ("eccentric woodland", "random forest", applied)
+    assert ("the detector reads every replaced word as spun" in e.reason) == applied
