@@ -233,6 +233,20 @@ def cmd_tables(args) -> int:
         else:
             t = load_table(p)
             print(f"{p}: {len(t.entries)} entries, kind {t.kind}, ok")
+    if not args.paths:
+        from .tables import tables_dir
+        from .variants import COMMON_FILE, VETO_FILE, validate_list
+        for name, words in ((VETO_FILE, 2), (COMMON_FILE, 1)):
+            p = tables_dir() / name
+            if not p.is_file():
+                continue
+            problems = validate_list(p, words)
+            if problems:
+                status = EXIT_FINDINGS
+                print("\n".join(problems[:20]))
+            else:
+                n = sum(1 for ln in p.read_text(encoding="utf-8").splitlines() if not ln.startswith("#"))
+                print(f"{p}: {n} {'pairs' if words == 2 else 'words'} for the variant rules, ok")
     return status
 
 

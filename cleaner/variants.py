@@ -213,3 +213,19 @@ def load_veto(folder: str | Path, name: str = VETO_FILE) -> list[str]:
     if not p.is_file():
         return []
     return [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+def validate_list(path: str | Path, words: int) -> list[str]:
+    """Problems of a shipped word list: lines of `words` lower-case words, sorted, no duplicates."""
+    p = Path(path)
+    try:
+        lines = [ln for ln in p.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")]
+    except (OSError, UnicodeDecodeError) as err:
+        return [f"{p}: {err}"]
+    word = r"[a-z0-9][a-z0-9'-]*"
+    line_re = re.compile(" ".join([word] * words))
+    problems = [f"{p}:{i}: expected {words} lower-case word(s): {ln!r}"
+                for i, ln in enumerate(lines, 1) if not line_re.fullmatch(ln)]
+    if lines != sorted(set(lines)):
+        problems.append(f"{p}: lines must be sorted and unique")
+    return problems
