@@ -23,7 +23,7 @@ class ConfigError(ValueError):
 
 @dataclass
 class Config:
-    tables: list[str] = field(default_factory=lambda: ["news-spinner", "tortured", "mt"])
+    tables: list[str] = field(default_factory=lambda: ["news-spinner", "news-variants", "tortured", "mt"])
     stages: tuple[str, ...] = DEFAULT_STAGES
     apply_threshold: float = 0.8
     report_threshold: float = 0.25

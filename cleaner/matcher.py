@@ -82,8 +82,23 @@ def restore_case(src: str, repl: str) -> str:
         words = src.split()
         if len(words) > 1 and all(w[0].isupper() for w in words if w[0].isalpha()):
             return " ".join(w[:1].upper() + w[1:] for w in repl.split(" "))
-        return repl[0].upper() + repl[1:]
-    return repl
+        repl = repl[0].upper() + repl[1:]
+    return _keep_words(src, repl)
+
+
+def _keep_words(src: str, repl: str) -> str:
+    """A word the replacement shares with the source keeps the source's spelling ("World Well
+    being Organization" -> "World Health Organization", not "... organization")."""
+    if " " not in repl:
+        return repl
+    own = {w.casefold(): w for w in src.split() if any(c.isupper() for c in w)}
+    if not own:
+        return repl
+    out = repl.split(" ")
+    for i, w in enumerate(out[1:], 1):
+        if w.islower() and w.casefold() in own:
+            out[i] = own[w.casefold()]
+    return " ".join(out)
 
 
 class Matcher:

@@ -75,7 +75,7 @@ class Cleaner:
                     try:
                         entries.extend(load_table(resolve_table(name)).entries)
                     except FileNotFoundError as err:
-                        if tables is not None or name not in ("news-spinner", "tortured", "mt"):
+                        if tables is not None or name not in ("news-spinner", "news-variants", "tortured", "mt"):
                             raise
                         self.notices.append(str(err))
                         cache = None

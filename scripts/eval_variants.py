@@ -46,7 +46,7 @@ CARRIERS = ["We applied {} to the samples.", "The results of {} are shown in Tab
 
 
 def entries():
-    return [e for n in ("news-spinner", "tortured", "mt") for e in load_table(TABLES / f"{n}.tsv").entries]
+    return [e for n in ("news-spinner", "news-variants", "tortured", "mt") for e in load_table(TABLES / f"{n}.tsv").entries]
 
 
 def held_out(ents, min_count: int, veto, common, det=None) -> dict:

@@ -52,6 +52,9 @@ def test_find(matcher, text, expected):
     ("LOCAL WEATHER CHANGE", "climate change", "CLIMATE CHANGE"),
     ("chinese language", "Chinese", "Chinese"),
     ("Stated", "said", "Said"),
+    ("Well being Organization", "health organization", "Health Organization"),  # shared word keeps its case
+    ("well being Organization", "health organization", "health Organization"),
+    ("the Paris local weather", "the Paris climate", "the Paris climate"),
 ])
 def test_restore_case(src, repl, out):
     assert restore_case(src, repl) == out

@@ -189,3 +189,19 @@ def test_committed_tortured_table_is_the_converter_output():
     text, _ = convert_pps.convert(csv_path, convert_pps.load_counts())
     assert TABLES["tortured"].read_text(encoding="utf-8") == text, \
         "models/tables/tortured.tsv is stale: run scripts/convert_pps.py"
+
+
+def test_news_variants_are_signature_collocations():
+    """news-variants.tsv (scripts/news_variants.py): each entry is a signature chunk of the spinner
+    plus one word, restored word for word, never a listed news-spinner phrase, prior 0.5."""
+    import news_variants
+    listed = {e.spun.casefold() for e in load_table(TABLES["news-spinner"]).entries}
+    sigs = news_variants.signatures(load_table(TABLES["news-spinner"]).entries)
+    entries = load_table(TABLES["news-variants"]).entries
+    assert len(entries) >= 50
+    for e in entries:
+        assert e.prior == news_variants.PRIOR and not e.options
+        assert e.spun.casefold() not in listed
+        spun_chunk, canonical_chunk, _, _ = news_variants.chunk(e.spun, e.canonical)
+        assert (spun_chunk, canonical_chunk) in sigs, e.spun
+        assert len(e.spun.split()) == len(spun_chunk.split()) + 1
