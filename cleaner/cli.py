@@ -239,6 +239,8 @@ def cmd_tables(args) -> int:
         for name, words in ((VETO_FILE, 2), (COMMON_FILE, 1)):
             p = tables_dir() / name
             if not p.is_file():
+                status = EXIT_FINDINGS
+                print(f"{p}: missing: the variant rules are off (scripts/eval_variants.py --veto writes it)")
                 continue
             problems = validate_list(p, words)
             if problems:

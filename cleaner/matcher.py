@@ -86,12 +86,19 @@ def restore_case(src: str, repl: str) -> str:
     return _keep_words(src, repl)
 
 
+_PLAIN = frozenset("a an the of for to in on at by with from and or as is are be that this it".split())
+
+
 def _keep_words(src: str, repl: str) -> str:
-    """A word the replacement shares with the source keeps the source's spelling ("World Well
-    being Organization" -> "World Health Organization", not "... organization")."""
+    """A word the replacement shares with the source keeps the source's capitals ("World Well
+    being Organization" -> "World Health Organization", not "... organization"). The first source
+    word counts only with a capital inside it ("iPhone", "NASA"): an initial capital may just start
+    the sentence ("As lengthy as" -> "As long as"); function words never count."""
     if " " not in repl:
         return repl
-    own = {w.casefold(): w for w in src.split() if any(c.isupper() for c in w)}
+    words = src.split()
+    own = {w.casefold(): w for i, w in enumerate(words)
+           if w.casefold() not in _PLAIN and any(c.isupper() for c in (w[1:] if i == 0 else w))}
     if not own:
         return repl
     out = repl.split(" ")

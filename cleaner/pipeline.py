@@ -86,9 +86,14 @@ class Cleaner:
             self.matcher = Matcher(self.entries, ignore=self.config.ignore_words) if "tables" in self.stages else None
             self.variants = None
             if self.matcher is not None and self.config.variants:
-                vm = VariantMatcher(self.entries, load_veto(tables_dir()), load_veto(tables_dir(), COMMON_FILE))
-                vm.listed |= {normalise_key(w) for w in self.config.ignore_words}
-                self.variants = vm if len(vm) else None
+                missing = [n for n in (VETO_FILE, COMMON_FILE) if not (tables_dir() / n).is_file()]
+                if missing:
+                    # without them the rules flag ordinary English ("brain network"): off, and say so
+                    self.notices.append(f"variant rules off: {', '.join(missing)} missing in {tables_dir()}")
+                else:
+                    vm = VariantMatcher(self.entries, load_veto(tables_dir()), load_veto(tables_dir(), COMMON_FILE))
+                    vm.listed |= {normalise_key(w) for w in self.config.ignore_words}
+                    self.variants = vm if len(vm) else None
             if cache is not None:
                 _cache_save(cache, (self.entries, self.matcher, self.variants))
         self._models: dict[str, object] = {}
@@ -198,22 +203,23 @@ class Cleaner:
         return {"protected": protected, "hits": hits, "n_words": n_words, "strong": strong, "tortured": tortured,
                 "protected_and_hits": skip, "dups": dups}
 
-    @staticmethod
-    def _variant_decision(e: Entry, h: Hit, text: str, spin: float, applied: bool, tortured: bool,
-                          word_probs) -> tuple[bool, str]:
-        """Apply an unlisted variant in an evidently spun document with a listed tortured phrase,
-        or where the detector reads each of its replaced words as spun; report it otherwise."""
+    def _variant_decision(self, e: Entry, h: Hit, text: str, spin: float, score: float, applied: bool,
+                          tortured: bool, word_probs) -> tuple[bool, float, str]:
+        """(applied, score, reason) of an unlisted variant: applied in an evidently spun document
+        with a listed tortured phrase, or where the detector reads each replaced word as spun."""
         reason = f"unlisted variant of the listed term {e.canonical!r} (prior {e.prior:.2f}, document spin {spin:.2f})"
         if e.report_only:
-            return False, reason + "; it renders another listed term equally well: reported only"
+            return False, score, reason + "; it renders another listed term equally well: reported only"
         if applied and tortured:
-            return True, reason
+            return True, score, reason
         p = _stand_in_prob(word_probs, text, h.start, h.end, e.canonical)
-        if p is not None and p >= VARIANT_P:
-            return True, reason + f"; the detector reads every replaced word as spun (p >= {p:.2f})"
+        # A raised apply threshold is the user asking for fewer edits: the detector route then only reports.
+        if p is not None and p >= VARIANT_P and self.config.apply_threshold <= Config().apply_threshold:
+            return True, max(score, self.config.apply_threshold), (
+                reason + f"; the detector reads every replaced word as spun (lowest p {p:.2f} >= {VARIANT_P})")
         if applied:
-            return False, reason + "; no listed tortured phrase in the document: reported only"
-        return False, reason + ": too low to apply"
+            return False, score, reason + "; no listed tortured phrase in the document: reported only"
+        return False, score, reason + ": too low to apply"
 
     def _finish(self, text: str, path: str | None, pre: dict, det, rewrites=None) -> Result:
         cfg = self.config
@@ -229,7 +235,8 @@ class Cleaner:
                 continue
             applied = policy.decide(score, cfg.apply_threshold, e.report_only)
             if e.table == VARIANTS:
-                applied, reason = self._variant_decision(e, h, text, spin, applied, pre["tortured"], word_probs)
+                applied, score, reason = self._variant_decision(e, h, text, spin, score, applied, pre["tortured"],
+                                                                word_probs)
             elif e.report_only:
                 reason = "proximity query: reported only" if e.opt("near") else "ambiguous expected phrase: reported only"
             elif applied:
@@ -351,7 +358,10 @@ def _cache_file(names: Sequence[str], config: Config, stages: Sequence[str]) -> 
               config.variants]
     # the variant rules are code: a changed module must not reuse a matcher pickled by the old one
     from . import variants
-    parts.append(hashlib.sha256(Path(variants.__file__).read_bytes()).hexdigest()[:16])
+    try:
+        parts.append(hashlib.sha256(Path(variants.__file__).read_bytes()).hexdigest()[:16])
+    except OSError:
+        return None
     for name in (VETO_FILE, COMMON_FILE):
         p = tables_dir() / name
         parts.append(p.stat().st_mtime_ns if p.is_file() else None)

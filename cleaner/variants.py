@@ -10,8 +10,9 @@ being the term's own word or a stand-in the list uses for it. At least one stand
 neither a word of a listed canonical phrase nor everyday English (`variant-common.txt`). No pair of
 its words may be ordinary English (`variant-veto.txt`), and it must not itself be listed (the table
 and its guards decide those) or be a listed canonical phrase. Its canonical phrase is the term.
-Variants are guesses: their prior is below the apply threshold, and the pipeline applies them only
-in documents that are evidently spun and contain a listed tortured phrase; elsewhere it reports them.
+Variants are guesses: their prior is below the apply threshold. The pipeline applies them in
+documents that are evidently spun and contain a listed tortured phrase, or where the detector reads
+every replaced word as spun (pipeline.VARIANT_P); elsewhere it reports them.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from .matcher import Hit, _bounded, _overlaps, _resolve, normalise_key
 from .tables import Entry
 
 TABLE = "tortured-variants"
-# Applied only when the document's spin score is at least ~0.46 (one strong listed phrase in 150
-# words, or a confident detector): clean prose has renderings too ("universal alliance").
+# Below the apply threshold on its own: a spin score of ~0.46 lifts it there (two strong listed
+# phrases in a short text, about one per 200 words in a long one), and clean prose has renderings
+# too ("universal alliance").
 PRIOR = 0.5
 MIN_WORDS, MAX_WORDS = 2, 3
 MIN_SOURCE_PRIOR = 0.75
@@ -38,8 +40,15 @@ COMMON_FILE = "variant-common.txt"
 STOP = frozenset("""a an the of for to in on at by with from and or as is are be into onto over under
 than that this these those its their our your his her it we they he she which who""".split())
 _WORD = re.compile(r"^[a-z][a-z'-]*[a-z]$")
-_TOKEN = re.compile(r"[\w][\w'-]*")
-_TOKEN_END = re.compile(r"[\w][\w'-]*\Z")
+# A word with inner hyphens or apostrophes; a quote or hyphen at its edge is not part of it.
+_TOKEN = re.compile(r"\w+(?:[-']\w+)*")
+_TOKEN_END = re.compile(r"\w+(?:[-']\w+)*\Z")
+
+
+def _unpossessive(span: tuple[int, int], norm: str) -> tuple[int, int]:
+    """A word without its possessive 's ("clustering's" ends a phrase at "clustering")."""
+    a, b = span
+    return (a, b - 2) if b - a > 2 and norm[b - 2:b] == "'s" else span
 
 
 def _content(w: str) -> bool:
@@ -159,7 +168,7 @@ class VariantMatcher:
             if e < len(norm) - 1 and norm[e] == " ":
                 m = _TOKEN.match(norm, e + 1)
                 if m is not None:
-                    right.append(m.span())
+                    right.append(_unpossessive(m.span(), norm))
             left = []
             if s > 1 and norm[s - 1] == " ":
                 m = _TOKEN_END.search(norm, max(0, s - 41), s - 1)
@@ -172,7 +181,7 @@ class VariantMatcher:
                 m = _TOKEN.match(norm, right[-1][1] + 1)
                 if m is None:
                     break
-                right.append(m.span())
+                right.append(_unpossessive(m.span(), norm))
             while left and len(left) < MAX_WORDS - 1 and left[0][0] > 1 and norm[left[0][0] - 1] == " ":
                 m = _TOKEN_END.search(norm, max(0, left[0][0] - 41), left[0][0] - 1)
                 if m is None:
@@ -201,7 +210,7 @@ class VariantMatcher:
             cs = sorted(set(cs), reverse=True)
             (best, term) = cs[0]
             # Two terms explain the words equally well: a guess between them is not an edit.
-            tie = len(cs) > 1 and cs[1][0] == best and self.written[cs[1][1]] != self.written[term]
+            tie = len(cs) > 1 and cs[1][0] == best
             found.append(Hit(start, end, Entry(text[start:end], self.written[term], PRIOR,
                                                (("report", ""),) if tie else (), TABLE, "tortured", 0)))
         return sorted(_resolve(found), key=lambda h: h.start)
@@ -219,13 +228,14 @@ def validate_list(path: str | Path, words: int) -> list[str]:
     """Problems of a shipped word list: lines of `words` lower-case words, sorted, no duplicates."""
     p = Path(path)
     try:
-        lines = [ln for ln in p.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")]
+        raw = p.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as err:
         return [f"{p}: {err}"]
     word = r"[a-z0-9][a-z0-9'-]*"
     line_re = re.compile(" ".join([word] * words))
     problems = [f"{p}:{i}: expected {words} lower-case word(s): {ln!r}"
-                for i, ln in enumerate(lines, 1) if not line_re.fullmatch(ln)]
+                for i, ln in enumerate(raw, 1) if not ln.startswith("#") and not line_re.fullmatch(ln)]
+    lines = [ln for ln in raw if not ln.startswith("#")]
     if lines != sorted(set(lines)):
         problems.append(f"{p}: lines must be sorted and unique")
     return problems

@@ -55,6 +55,10 @@ def test_find(matcher, text, expected):
     ("Well being Organization", "health organization", "Health Organization"),  # shared word keeps its case
     ("well being Organization", "health organization", "health Organization"),
     ("the Paris local weather", "the Paris climate", "the Paris climate"),
+    ("As lengthy as", "as long as", "As long as"),            # a sentence-initial capital stays first
+    ("The residual sheet", "the rest of the paper", "The rest of the paper"),
+    ("Vector bolster machine", "support vector machine", "Support vector machine"),
+    ("NASA house company", "NASA space agency", "NASA space agency"),
 ])
 def test_restore_case(src, repl, out):
     assert restore_case(src, repl) == out

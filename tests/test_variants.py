@@ -181,3 +181,25 @@ def test_detector_agreement_applies_a_variant_without_listed_phrases(probs, appl
     (e,) = [e for e in r.edits if e.source.startswith(f"table:{TABLE}:")]
     assert (e.before, e.after, e.applied) == ("eccentric woodland", "random forest", applied)
     assert ("the detector reads every replaced word as spun" in e.reason) == applied
+
+
+@pytest.mark.parametrize("text, found", [
+    ("We use 'phantom clustering' on graphs.", "phantom clustering"),
+    ("The phantom clustering's output is shown.", "phantom clustering"),
+    ("A phantom-clustering step.", None),
+])
+def test_quotes_and_possessives(text, found):
+    vm, _ = _matcher()
+    hits = _find(vm, text)
+    assert (hits[0][0] if hits else None) == found
+
+
+def test_missing_word_lists_turn_the_rules_off_with_a_notice(tmp_path, monkeypatch):
+    import shutil
+    (tmp_path / "tables").mkdir()
+    shutil.copy(tables_dir() / "tortured.tsv", tmp_path / "tables" / "tortured.tsv")
+    monkeypatch.setenv("CLEANER_MODELS", str(tmp_path))
+    monkeypatch.setenv("CLEANER_CACHE_DIR", "off")
+    c = Cleaner(stages=("tables", "mt"), tables=["tortured"])
+    assert c.variants is None
+    assert any("variant rules off" in n and VETO_FILE in n for n in c.notices)
