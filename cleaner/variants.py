@@ -68,9 +68,12 @@ def stand_ins(entries: Iterable[Entry], min_count: int = 1
         if len(sp) != len(ca) or len(ca) < MIN_WORDS:
             continue
         if len(ca) <= MAX_WORDS and all(_content(w) or w in STOP for w in ca):
-            # lower case unless an acronym: the list also writes "deep Neural"
-            acronym = any(len(w) > 1 and w.isupper() for w in e.canonical.split())
-            terms.setdefault(tuple(ca), e.canonical if acronym else e.canonical.lower())
+            # Lower case, but for words with a capital inside ("DNA", "pH", "LSTM"): the list writes
+            # "deep Neural" and "Smart Transportation System", and restore_case() recovers a capital
+            # that starts the sentence. Proper nouns ("Bernoulli") are lowered too.
+            terms.setdefault(tuple(ca), " ".join(
+                w if any(c.isupper() for part in w.split("-") for c in part[1:]) else w.lower()
+                for w in e.canonical.split(" ")))
         for a, b in zip(sp, ca):
             if a != b and _content(a) and _content(b):
                 subs[b][a] = subs[b].get(a, 0) + 1

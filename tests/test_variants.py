@@ -203,3 +203,13 @@ def test_missing_word_lists_turn_the_rules_off_with_a_notice(tmp_path, monkeypat
     c = Cleaner(stages=("tables", "mt"), tables=["tortured"])
     assert c.variants is None
     assert any("variant rules off" in n and VETO_FILE in n for n in c.notices)
+
+
+def test_canonical_spelling_keeps_acronyms_only():
+    table, _ = parse_table("# table: tortured\n# kind: tortured\n"
+                           "atomic DNA\tnuclear DNA\t0.99\nprofound Neural\tdeep Neural\t0.99\n"
+                           "savvy Transportation System\tSmart Transportation System\t0.99\n", "tortured")
+    _, _, written = stand_ins(table.entries)
+    assert written[("nuclear", "dna")] == "nuclear DNA"
+    assert written[("deep", "neural")] == "deep neural"
+    assert written[("smart", "transportation", "system")] == "smart transportation system"
