@@ -235,7 +235,7 @@ def cmd_tables(args) -> int:
             print(f"{p}: {len(t.entries)} entries, kind {t.kind}, ok")
     if not args.paths:
         from .tables import tables_dir
-        from .variants import COMMON_FILE, VETO_FILE, validate_list
+        from .variants import COMMON_FILE, VETO_FILE, load_veto, validate_list
         for name, words in ((VETO_FILE, 2), (COMMON_FILE, 1)):
             p = tables_dir() / name
             if not p.is_file():
@@ -247,7 +247,7 @@ def cmd_tables(args) -> int:
                 status = EXIT_FINDINGS
                 print("\n".join(problems[:20]))
             else:
-                n = sum(1 for ln in p.read_text(encoding="utf-8").splitlines() if not ln.startswith("#"))
+                n = len(load_veto(tables_dir(), name))
                 print(f"{p}: {n} {'pairs' if words == 2 else 'words'} for the variant rules, ok")
     return status
 

@@ -19,7 +19,7 @@ import re
 import shutil
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from .edits import Edit
 
@@ -63,8 +63,9 @@ def _from_utf16(text: str, off: int, n: int) -> tuple[int, int]:
     return i, j - i
 
 
-def changed_region(before: str, after: str) -> tuple[int, int]:
-    """[start, end) in `after` that differs from `before` (common prefix and suffix removed)."""
+def changed_region(before: Sequence, after: Sequence) -> tuple[int, int]:
+    """[start, end) in `after` that differs from `before` (common prefix and suffix removed); any
+    sequences (strings, word lists)."""
     p = 0
     while p < min(len(before), len(after)) and before[p] == after[p]:
         p += 1

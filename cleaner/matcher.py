@@ -108,7 +108,18 @@ def _keep_words(src: str, repl: str) -> str:
     return " ".join(out)
 
 
-class Matcher:
+class RebuildOnLoad:
+    """Pickles without `_ac`: the Rust automaton does not pickle, `_build()` makes it again."""
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_ac"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._build()
+
+
+class Matcher(RebuildOnLoad):
     """Compiled multi-pattern matcher over table entries."""
 
     def __init__(self, entries: Iterable[Entry], ignore: Iterable[str] = ()):
@@ -140,13 +151,6 @@ class Matcher:
         self._empty = not self._values
         self._ac = None if self._empty else ahocorasick_rs.AhoCorasick(
             [k for k, _ in self._values], implementation=ahocorasick_rs.Implementation.ContiguousNFA)
-
-    def __getstate__(self):  # the Rust automaton does not pickle; it is rebuilt from the keys
-        return {k: v for k, v in self.__dict__.items() if k != "_ac"}
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._build()
 
     def raw(self, norm: str):
         """Every (start, end, key, entries) where a key occurs in `norm`, bounded or not."""

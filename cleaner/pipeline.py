@@ -188,10 +188,12 @@ class Cleaner:
         protected = regions.protected_spans(text, suffix)
         norm = normalise(text) if self.matcher or "mt" in self.stages else ""
         hits: list[Hit] = self.matcher.find(text, protected, norm) if self.matcher else []
+        skip = regions.merge(list(protected) + [(h.start, h.end) for h in hits])
         if self.variants is not None:
-            found = self.variants.find(text, norm, regions.merge(list(protected) + [(h.start, h.end) for h in hits]))
+            found = self.variants.find(text, norm, skip)
             if found:
                 hits = sorted(hits + found, key=lambda h: h.start)
+                skip = regions.merge(skip + [(h.start, h.end) for h in found])
         dups = mtfix.duplicate_words(text, protected, norm) if "mt" in self.stages else []
         strong = [h.entry.prior for h in hits if h.entry.prior >= policy.STRONG and not h.entry.report_only]
         # Variants are applied only beside listed tortured phrases: a spun news story has a high spin
@@ -199,7 +201,6 @@ class Cleaner:
         tortured = any(h.entry.kind == "tortured" and h.entry.prior >= policy.STRONG and not h.entry.report_only
                        and h.entry.table != VARIANTS for h in hits)
         n_words = len(text.split()) if strong else 0  # the score needs the length only when it has hits
-        skip = regions.merge(list(protected) + [(h.start, h.end) for h in hits])
         return {"protected": protected, "hits": hits, "n_words": n_words, "strong": strong, "tortured": tortured,
                 "protected_and_hits": skip, "dups": dups}
 

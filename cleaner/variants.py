@@ -23,7 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .matcher import Hit, _bounded, _overlaps, _resolve, normalise_key
+from .matcher import Hit, RebuildOnLoad, _bounded, _overlaps, _resolve, normalise_key
 from .tables import Entry
 
 TABLE = "tortured-variants"
@@ -55,6 +55,11 @@ def _content(w: str) -> bool:
     return w not in STOP and bool(_WORD.match(w))
 
 
+def is_source(e: Entry) -> bool:
+    """An entry the rules learn from: tortured, unguarded, prior >= MIN_SOURCE_PRIOR."""
+    return e.kind == "tortured" and not e.options and e.prior >= MIN_SOURCE_PRIOR
+
+
 def stand_ins(entries: Iterable[Entry], min_count: int = 1
               ) -> tuple[dict[str, dict[str, int]], list[tuple[str, ...]], dict[tuple, str]]:
     """(word -> {stand-in: count}, terms, term -> canonical as written) from tortured entries;
@@ -62,7 +67,7 @@ def stand_ins(entries: Iterable[Entry], min_count: int = 1
     subs: dict[str, dict[str, int]] = defaultdict(dict)
     terms: dict[tuple[str, ...], str] = {}
     for e in entries:
-        if e.kind != "tortured" or e.options or e.prior < MIN_SOURCE_PRIOR:
+        if not is_source(e):
             continue
         sp, ca = normalise_key(e.spun).split(" "), normalise_key(e.canonical).split(" ")
         if len(sp) != len(ca) or len(ca) < MIN_WORDS:
@@ -81,7 +86,7 @@ def stand_ins(entries: Iterable[Entry], min_count: int = 1
     return {b: d for b, d in subs.items() if d}, sorted(terms), terms
 
 
-class VariantMatcher:
+class VariantMatcher(RebuildOnLoad):
     """Find variants of listed tortured terms; see the module docstring."""
 
     def __init__(self, entries: Sequence[Entry], veto: Iterable[str] = (), common: Iterable[str] = (),
@@ -122,22 +127,14 @@ class VariantMatcher:
                                               implementation=ahocorasick_rs.Implementation.ContiguousNFA) \
             if keys else None
 
-    def __getstate__(self):
-        return {k: v for k, v in self.__dict__.items() if k != "_ac"}
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._build()
-
     def __len__(self) -> int:
         return len(self.terms)
 
-    def _ok(self, got: Sequence[str], term: tuple[str, ...]) -> bool:
-        if tuple(got) == term:
+    def _ok(self, got: Sequence[str], ti: int) -> bool:
+        """Whether `got` is a variant of term `ti` (see the module docstring)."""
+        term = self.terms[ti]
+        if tuple(got) == term or not all(g in ok for g, ok in zip(got, self.allowed[ti])):
             return False
-        for g, w in zip(got, term):
-            if g != w and g not in self.subs.get(w, ()):
-                return False
         odd = [g for g, w in zip(got, term) if g != w and g not in self.vocab]
         if not odd:
             return False
@@ -199,7 +196,7 @@ class VariantMatcher:
                 if first < 0 or first + len(term) > len(toks):
                     continue
                 got = words[first:first + len(term)]
-                if not all(g in ok for g, ok in zip(got, self.allowed[ti])) or not self._ok(got, term):
+                if not self._ok(got, ti):
                     continue
                 span = toks[first:first + len(term)]
                 start, end = span[0][0], span[-1][1]

@@ -28,9 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from cleaner.languagetool import changed_region  # noqa: E402
 from cleaner.matcher import Matcher, normalise, normalise_key  # noqa: E402
 from cleaner.tables import Entry, load_table  # noqa: E402
-from spinlib.data import doc_split, iter_docs  # noqa: E402
+from spinlib.data import iter_docs  # noqa: E402
 
 TABLES = ROOT / "models" / "tables"
 OUT = TABLES / "news-variants.tsv"
@@ -59,13 +60,9 @@ HEADER = """\
 def chunk(spun: str, canonical: str) -> tuple[str, str, int, int] | None:
     """(spun chunk, canonical chunk, shared words before, shared words after) of an entry."""
     a, b = normalise_key(spun).split(" "), normalise_key(canonical).split(" ")
-    i = 0
-    while i < min(len(a), len(b)) and a[i] == b[i]:
-        i += 1
-    j = 0
-    while j < min(len(a), len(b)) - i and a[-1 - j] == b[-1 - j]:
-        j += 1
-    sa, sb = a[i:len(a) - j], b[i:len(b) - j]
+    i, end = changed_region(a, b)
+    j = len(b) - end
+    sa, sb = a[i:len(a) - j], b[i:end]
     if not sa or not sb or i + j == 0 or (len(sa) == 1 and len(sb) == 1):
         return None
     return " ".join(sa), " ".join(sb), i, j
@@ -130,9 +127,7 @@ def seen_in_clean(phrases: dict[str, str]) -> Counter:
     m = Matcher([Entry(p, c, 0.5, (), "gen", "spin", 0) for p, c in phrases.items()])
     hits = Counter()
     t0, words = time.perf_counter(), 0
-    for _src, _reg, doc_id, text in iter_docs():
-        if doc_split(doc_id) != "train":
-            continue
+    for _src, _reg, _id, text in iter_docs(split="train"):
         words += len(text.split())
         for h in m.find(text, (), normalise(text)):
             hits[normalise_key(h.entry.spun)] += 1
