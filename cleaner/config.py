@@ -65,12 +65,32 @@ class Config:
         return any(fnmatch.fnmatch(name, g) for g in self.include)
 
 
+# The type a file may give each key (stages is a list in TOML, a tuple once loaded).
+_TYPES = {"tables": list, "stages": list, "apply_threshold": float, "report_threshold": float,
+          "spin_weight": float, "include": list, "exclude": list, "entries": dict, "ignore_words": list,
+          "exclude_entries": list, "variants": bool, "max_file_size": int, "languagetool": str,
+          "models_dir": str}
+_TYPE_NAMES = {list: "a list of strings", float: "a number", dict: "a table of strings", bool: "true or false",
+               int: "an integer", str: "a string"}
+
+
 def _from_mapping(data: dict, source: str) -> Config:
     known = {f.name for f in fields(Config)} - {"source"}
     unknown = set(data) - known
     if unknown:
         raise ConfigError(f"{source}: unknown [tool.cleaner] key(s): {', '.join(sorted(unknown))}")
     data = dict(data)
+    for k, v in data.items():
+        want = _TYPES[k]
+        # TOML has no null, and an int is a fine float; a bool is not a number and "false" is no bool.
+        ok = (isinstance(v, want) and not (isinstance(v, bool) and want is not bool)) or (
+            want is float and isinstance(v, int) and not isinstance(v, bool))
+        if want is list:
+            ok = ok and all(isinstance(x, str) for x in v)
+        elif want is dict:
+            ok = ok and all(isinstance(x, str) for x in v.values())
+        if not ok:
+            raise ConfigError(f"{source}: {k} must be {_TYPE_NAMES[want]}, got {v!r}")
     if "stages" in data:
         data["stages"] = tuple(data["stages"])
     cfg = Config(**data, source=source)

@@ -121,6 +121,8 @@ class Cleaner:
                 else:
                     from .rewriter import load_rewriter
                     model = load_rewriter(self.config.models_dir)
+                    if model is not None:  # the detector's reading of each candidate re-ranks them
+                        model.detector = self._model("detector")
                 if model is None:
                     why = "weights or torch not available"
             except ImportError as err:

@@ -13,8 +13,11 @@ CASES = Path(__file__).resolve().parent / "cases"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # The compiled-table cache goes to a fresh folder per test run, never the user's ~/.cache.
 if "CLEANER_CACHE_DIR" not in os.environ:
+    import atexit
+    import shutil
     import tempfile
     os.environ["CLEANER_CACHE_DIR"] = tempfile.mkdtemp(prefix="cleaner-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["CLEANER_CACHE_DIR"], True)
 
 
 def shared(*parts: str) -> Path:

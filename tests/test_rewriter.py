@@ -116,14 +116,21 @@ def test_load_rewriter_without_weights(tmp_path):
 
 # -- the shipped model ------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def rewriter():
+@pytest.fixture(scope="module", params=["alone", "with-detector"])
+def rewriter(request):
+    """The shipped rewriter alone, and with the shipped detector re-ranking its best candidates
+    (as the pipeline runs it)."""
     if not (MODEL / "model.safetensors").is_file():
         pytest.skip("models/rewriter not shipped in this checkout")
     pytest.importorskip("torch")
     r = rw.load_rewriter(ROOT / "models")
     if r is None:
         pytest.skip("torch/transformers or the MiniLM package missing")
+    if request.param == "with-detector":
+        from cleaner.detector import load_detector
+        r.detector = load_detector(ROOT / "models")
+        if r.detector is None or r.detector_stage() is None:
+            pytest.skip("no shipped detector, or rerank.json has no stage for its version")
     return r
 
 
@@ -151,25 +158,34 @@ def test_cases(rewriter, case):
 
 
 def test_audit_record_and_round_trip(rewriter):
-    text = ("Rights teams said the company relied on compelled labor in its coaching amenities, "
+    text = ("Rights teams stated the company relied on compelled labor in its coaching amenities, "
             "and the report was published on Tuesday.")
-    spans = [(text.index(p), text.index(p) + len(p)) for p in ("compelled labor", "published")]
+    spans = [(text.index(p), text.index(p) + len(p)) for p in ("stated", "compelled labor", "published")]
     edits = rewriter.rewrite(text, spans)
-    assert len(edits) == 2
+    assert len(edits) == 3
+    if rewriter.detector_stage():  # "stated" is one the first stage is unsure of
+        assert "reranked_with" in edits[0].meta
     for e, (s, t) in zip(edits, spans):
         assert (e.start, e.end) == (s, t) and e.before == text[s:t]
         assert e.source == f"model:rewriter@{rewriter.version}" and e.kind in ("spin", "tortured")
         assert e.candidates and all({"text", "score", "lp", "lex", "bigram_delta"} <= set(c) for c in e.candidates)
         assert math.isclose(sum(c["score"] for c in e.candidates), 1.0, abs_tol=0.01)
         assert e.candidates[0]["text"] == e.after or e.after == e.before
-        assert e.applied == (e.score >= rewriter.threshold and e.after != e.before)
+        st = rewriter.detector_stage()
+        threshold = st["threshold"] if st and "reranked_with" in e.meta else rewriter.threshold
+        assert e.applied == (e.score >= threshold and e.after != e.before)
         assert e.reason and e.meta["version"] == rewriter.version
+        if "reranked_with" in e.meta:  # the detector's reading of the best candidates is on record
+            assert e.meta["reranked_with"] == f"detector@{st['version']}"
+            read = [c for c in e.candidates if "detector_p" in c]
+            assert 2 <= len(read) <= st["top"] + 1 and read[0]["text"] == e.candidates[0]["text"]
+            assert any(c["text"] == e.before for c in read) and math.isclose(sum(c["score2"] for c in read), 1.0, abs_tol=0.01)
         assert e.to_dict()["candidates"] == e.candidates
     out = apply_edits(text, edits)
     assert revert_edits(out, edits) == text
     # Only the spans may change.
     assert out[:spans[0][0]] == text[:spans[0][0]]
-    assert out.endswith(text[spans[1][1]:])
+    assert out.endswith(text[spans[-1][1]:])
 
 
 def test_bad_span_is_an_error(rewriter):
@@ -196,3 +212,76 @@ def test_rewrite_many_equals_one_call_per_text(rewriter):
         for a, b in zip(got, one):
             assert [c["text"] for c in a.candidates] == [c["text"] for c in b.candidates]
             assert math.isclose(a.score, b.score, abs_tol=1e-3)
+
+
+# -- the detector stage of the re-ranker (pure parts: a stand-in detector) ---------------------
+
+class _FakeDetector:
+    """Reads every word as clean except the ones listed as spun; records what it was asked."""
+    version = "test"
+
+    def __init__(self, spun):
+        self.spun, self.asked = spun, []
+
+    def word_probs(self, texts):
+        from cleaner.detector import words
+        self.asked += list(texts)
+        ws = [words(t) for t in texts]
+        return ws, [[[0.1, 0.9, 0, 0, 0] if t[a:b].lower() in self.spun else [0.98, 0.02, 0, 0, 0] for a, b in w]
+                    for t, w in zip(texts, ws)]
+
+
+STAGE = {"version": "test", "top": 3, "threshold": 0.5,
+         "weights": {"lp1": 1.0, "identity": 0.0, "det": -1.0, "det_gain": 0.0},
+         "calib": {"bias": 0.0, "weights": {"det": -1.0}}}
+
+
+def _cands(*texts):
+    return [rw._Cand(t) for t in texts]
+
+
+def test_detector_evidence_reads_only_the_spans_sentence():
+    r = object.__new__(rw.Rewriter)
+    r.detector = _FakeDetector({"compelled", "pressured"})
+    text = "An earlier sentence stays out. Rights teams accuse it of compelled labor. A later one too."
+    s = text.index("compelled labor")
+    cands = _cands("forced labor", "pressured labor", "compelled labor")
+    [ev] = r.detector_evidence([(text, s, s + len("compelled labor"), cands, [0, 1, 2])])
+    assert ev == {0: pytest.approx(0.02), 1: pytest.approx(0.9), 2: pytest.approx(0.9)}
+    assert r.detector.asked[0] == "Rights teams accuse it of forced labor."
+    # Identical readings are made once.
+    r.detector.asked = []
+    r.detector_evidence([(text, s, s + 9, _cands("compelled"), [0])] * 2)
+    assert len(r.detector.asked) == 1
+    # In a long sentence only a few words on either side are read.
+    long = "a b c d e f g h i j compelled k l m n o p q r."
+    s = long.index("compelled")
+    r.detector.asked = []
+    r.detector_evidence([(long, s, s + 9, _cands("forced"), [0])])
+    n = rw.DETECTOR_CONTEXT
+    assert r.detector.asked == [" ".join(long.split()[10 - n:10] + ["forced"] + long.split()[11:11 + n])]
+
+
+def test_detector_rerank_prefers_what_the_detector_reads_as_clean():
+    cands = _cands("pressured labor", "forced labor", "compelled labor")
+    feats = [{"phrase_missing": 1.0, "mt_rule": 0.0, "lex_missing": 0.0, "tlex_missing": 1.0, "keep": 0.5,
+              "mapped": 1.0, "beam_rank": 0.0, "len_delta": 0.0, "corpus": 0.0}] * 3
+    probs = [0.45, 0.40, 0.15]  # the first stage slightly prefers the wrong word
+    top = rw.top_candidates(probs, cands, "compelled labor", 1)
+    assert top == [0, 2]  # the span itself is always read, as the baseline
+    ev = {0: 0.9, 1: 0.02, 2: 0.95}
+    q, best, conf = rw.detector_rerank(STAGE, probs, cands, feats, "compelled labor", ev, None)
+    assert best == 1 and math.isclose(sum(q.values()), 1.0) and conf > 0.5
+    # Without the detector's reading the first stage's choice stands.
+    q, best, _ = rw.detector_rerank(STAGE, probs, cands, feats, "compelled labor", {0: 0.5, 1: 0.5, 2: 0.5}, None)
+    assert best == 0
+
+
+def test_detector_stage_needs_the_version_it_was_fitted_with():
+    r = object.__new__(rw.Rewriter)
+    r.rerank, r.detector = {"detector": dict(STAGE)}, _FakeDetector(set())
+    assert r.detector_stage() is not None
+    r.detector.version = "other"
+    assert r.detector_stage() is None
+    r.detector = None
+    assert r.detector_stage() is None
