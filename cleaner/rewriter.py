@@ -38,7 +38,7 @@ FEATURES = ("lp", "lp_missing", "beam_rank", "lex", "lex_missing", "tlex", "tlex
             "bigram_delta", "corpus", "corpus_missing",
             "unigram_min", "identity", "mt_rule", "keep", "mapped", "table", "len_delta")
 DETECTOR_TOP = 3  # candidates per span (besides the span itself) the detector reads in context
-DETECTOR_CONTEXT = 6  # words of the sentence on either side of a candidate the detector reads
+DETECTOR_CONTEXT = 6  # detector tokens (words or punctuation) on either side of a candidate it reads
 
 
 # ---------------------------------------------------------------------------------------------
@@ -633,7 +633,6 @@ class Rewriter:
         self.rerank = json.loads(rr.read_text(encoding="utf-8")) if rr.is_file() else {
             "weights": {"lp": 1.0}, "threshold": 0.9}
         self.threshold = float(threshold if threshold is not None else self.rerank.get("threshold", 0.9))
-        self._asked_threshold = threshold
         self.table = load_table_pairs() if use_tables else {}
         self.detector = detector
         self.beams = int(self.cfg.get("beams", 5))
@@ -850,7 +849,7 @@ class Rewriter:
 
     def _evidence(self, spans, flat, scored) -> list[dict[int, float] | None]:
         """Detector evidence for each span's best candidates and the span itself, or None per span
-        (no detector stage, or nothing but the span itself to choose from)."""
+        (no detector stage, a first stage already sure, or nothing but the span itself to choose from)."""
         st = self.detector_stage()
         out: list[dict[int, float] | None] = [None] * len(spans)
         if st is None:
@@ -883,13 +882,13 @@ class Rewriter:
                 best, conf = order[0], probs[order[0]]
             else:  # the detector stage re-ranks the best few and has its own calibrator and threshold
                 q, best, conf = detector_rerank(st, probs, cands, feats, src, ev, label)
-                if self._asked_threshold is None:
+                if self.threshold == float(self.rerank.get("threshold", 0.9)):  # not overridden
                     threshold = float(st["threshold"])
-                if cands[best].text == src.lower():
-                    conf = q[best]  # keeping the span: its share, as in the first stage
             # Whitespace and punctuation outside the words stay as they were (only words change).
             after = restore_case(src, cands[best].text)
             if cands[best].text == src.lower() or after == src:
+                if ev is not None:
+                    conf = q[best]  # keeping the span: its share, as in the first stage
                 after, applied = src, False
                 reason = "rewriter keeps the span: no candidate beats the original wording"
             else:
@@ -944,7 +943,9 @@ def top_candidates(probs: list[float], cands: list, src: str, k: int) -> list[in
 
 def detector_stage_features(probs: list[float], cands: list, src: str, ev: dict[int, float]) -> dict[int, dict]:
     """Second-stage features of each candidate the detector read: the first stage's log share, and
-    the detector's spin probability of the candidate in context, alone and against the span's own."""
+    the detector's spin probability of the candidate in context, alone and against the span's own.
+    (det + det_gain is the span's reading for every candidate, so within a span the two act as one
+    weight on the candidate's reading against the span's; the fit splits it evenly.)"""
     ident = ident_index(cands, src)
     return {i: {"lp1": math.log(max(probs[i], 1e-12)), "identity": 1.0 if i == ident else 0.0,
                 "det": _logit(p), "det_gain": _logit(ev[ident]) - _logit(p)} for i, p in ev.items()}

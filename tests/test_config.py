@@ -50,4 +50,5 @@ def test_pyproject_section_is_checked_too(tmp_path):
 
 
 def test_defaults_need_no_file(tmp_path):
+    (tmp_path / ".git").mkdir()  # the upward search stops at a repository root
     assert load_config(start=tmp_path) == Config()

@@ -285,3 +285,18 @@ def test_detector_stage_needs_the_version_it_was_fitted_with():
     assert r.detector_stage() is None
     r.detector = None
     assert r.detector_stage() is None
+
+
+def test_a_lowered_threshold_applies_to_reranked_spans_too(rewriter):
+    text = "Rights teams stated the company relied on it."
+    s = text.index("stated")
+    [before] = rewriter.rewrite(text, [(s, s + 6)])
+    old = rewriter.threshold
+    try:
+        rewriter.threshold = 0.0
+        [e] = rewriter.rewrite(text, [(s, s + 6)])
+    finally:
+        rewriter.threshold = old
+    assert e.after == before.after and e.score == pytest.approx(before.score)
+    assert e.applied == (e.after != e.before)
+    assert f"threshold {0.0:.2f}" in e.reason or e.after == e.before
