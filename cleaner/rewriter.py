@@ -717,7 +717,9 @@ class Rewriter:
                 # Only the sentence the span is in matters, and in it the few words on either side
                 # (the detector's cost grows with every word it reads).
                 ws = det_words(w)
-                sel = [(x, y) for x, y in segments(w, ws) if ws[x][0] < a + len(new) and ws[y - 1][1] > a] if ws else []
+                # A deletion inserts nothing: take the sentences touching the point where it was.
+                lo_pt, hi_pt = (a, a + len(new)) if new else (a - 1, a + 1)
+                sel = [(x, y) for x, y in segments(w, ws) if ws[x][0] < hi_pt and ws[y - 1][1] > lo_pt] if ws else []
                 if sel:
                     inside = [n for n in range(sel[0][0], sel[-1][1]) if ws[n][0] < a + len(new) and ws[n][1] > a]
                     first = inside[0] if inside else next((n for n in range(sel[0][0], sel[-1][1]) if ws[n][0] >= a),
@@ -738,8 +740,10 @@ class Rewriter:
                 t, a, b = where[k]
                 k += 1
                 ps = [1.0 - p[0] for (x, y), p in zip(all_ws[t], probs[t]) if x < b and y > a]
-                if not ps:  # nothing inserted (a deletion): read the words on both sides
-                    ps = [1.0 - p[0] for (x, y), p in zip(all_ws[t], probs[t]) if x <= b + 1 and y >= a - 1]
+                if not ps:  # nothing inserted (a deletion): read the nearest word on each side
+                    left = [p for (x, y), p in zip(all_ws[t], probs[t]) if y <= a]
+                    right = [p for (x, y), p in zip(all_ws[t], probs[t]) if x >= b]
+                    ps = [1.0 - q[0] for q in left[-1:] + right[:1]]
                 ev[i] = max(ps, default=0.0)
             out.append(ev)
         return out

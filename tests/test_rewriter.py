@@ -300,3 +300,13 @@ def test_a_lowered_threshold_applies_to_reranked_spans_too(rewriter):
     assert e.after == before.after and e.score == pytest.approx(before.score)
     assert e.applied == (e.after != e.before)
     assert f"threshold {0.0:.2f}" in e.reason or e.after == e.before
+
+
+def test_detector_evidence_of_a_deletion_reads_its_neighbours():
+    r = object.__new__(rw.Rewriter)
+    r.detector = _FakeDetector({"bad"})
+    text = "It is bad. Bad words here."
+    s = text.index("Bad")
+    # Deleting the first word of a sentence: the sentence it was in is read, and its next word.
+    [ev] = r.detector_evidence([(text, s, s + 4, _cands(""), [0])])
+    assert r.detector.asked == ["words here."] and ev == {0: pytest.approx(0.02)}
