@@ -749,12 +749,7 @@ class Rewriter:
         return out
 
     def score_candidates(self, feats: list[dict[str, float]]) -> list[float]:
-        w = self.rerank["weights"]
-        z = [sum(w.get(k, 0.0) * v for k, v in f.items()) for f in feats]
-        m = max(z)
-        ex = [math.exp(v - m) for v in z]
-        tot = sum(ex)
-        return [v / tot for v in ex]
+        return shares(self.rerank["weights"], feats)
 
     def confidence(self, probs: list[float], feats: list[dict[str, float]], label: str | None = None) -> float:
         """Probability that the best candidate is the original wording: the re-ranker's share,
@@ -764,8 +759,7 @@ class Rewriter:
         if not cal:
             return max(probs)
         x = calib_features(probs, feats, label)
-        z = cal["bias"] + sum(cal["weights"].get(k, 0.0) * v for k, v in x.items())
-        return 1.0 / (1.0 + math.exp(-z))
+        return calibrated(cal, x)
 
     # -- main entry ---------------------------------------------------------------------------
 
@@ -920,6 +914,21 @@ class Rewriter:
         return edits
 
 
+def shares(weights: dict[str, float], feats: list[dict[str, float]]) -> list[float]:
+    """Conditional-logit share of each candidate from its features."""
+    z = [sum(weights.get(k, 0.0) * v for k, v in f.items()) for f in feats]
+    m = max(z)
+    ex = [math.exp(v - m) for v in z]
+    tot = sum(ex)
+    return [v / tot for v in ex]
+
+
+def calibrated(cal: dict, x: dict[str, float]) -> float:
+    """Logistic calibrator: probability that the winner is the original wording."""
+    z = cal["bias"] + sum(cal["weights"].get(k, 0.0) * v for k, v in x.items())
+    return 1.0 / (1.0 + math.exp(-z))
+
+
 # ---------------------------------------------------------------------------------------------
 # The detector stage of the re-ranker (fitted by scripts/train_rewriter.py rerank)
 
@@ -959,17 +968,9 @@ def detector_rerank(st: dict, probs: list[float], cands: list, feats: list[dict]
                     ev: dict[int, float], label: str | None) -> tuple[dict[int, float], int, float]:
     """(second-stage shares by candidate, best candidate, confidence that it is the original)."""
     f2 = detector_stage_features(probs, cands, src, ev)
-    w = st["weights"]
-    z = {i: sum(w.get(k, 0.0) * v for k, v in f.items()) for i, f in f2.items()}
-    m = max(z.values())
-    ex = {i: math.exp(v - m) for i, v in z.items()}
-    tot = sum(ex.values())
-    q = {i: v / tot for i, v in ex.items()}
+    q = dict(zip(f2, shares(st["weights"], list(f2.values()))))
     best = max(q, key=lambda i: q[i])
-    x = detector_calib_features(q, feats, probs, ev, best, label)
-    cal = st["calib"]
-    zc = cal["bias"] + sum(cal["weights"].get(k, 0.0) * v for k, v in x.items())
-    return q, best, 1.0 / (1.0 + math.exp(-zc))
+    return q, best, calibrated(st["calib"], detector_calib_features(q, feats, probs, ev, best, label))
 
 
 def detector_calib_features(q: dict[int, float], feats: list[dict], probs: list[float], ev: dict[int, float],

@@ -407,25 +407,18 @@ def fit_rerank(R, res, precision: float) -> dict:
         X.append(torch.tensor([[f[k] for k in keys] for f in feats]))
         Y.append(y[0])
     R.rerank = {"weights": fit_ranker(X, Y, keys, torch.zeros(len(keys)), 200)}
-    # Calibrator: P(best candidate is the original | kind of evidence behind it), on the same dev spans.
-    C, T = [], []
-    for src, gold, fam, cs, feats in res:
-        p = R.score_candidates(feats)
-        i = max(range(len(cs)), key=lambda j: p[j])
-        if cs[i].text == src.lower() or rw.restore_case(src, cs[i].text) == src:
-            continue
-        x = rw.calib_features(p, feats, "mt" if fam == "mt" else None)
-        C.append([x[k] for k in rw.CALIB])
-        T.append(1.0 if rw.restore_case(src, cs[i].text).lower() == gold.lower() else 0.0)
-    R.rerank["calib"] = fit_calibrator(C, T, rw.CALIB)
-    # Threshold: the lowest confidence whose applied edits on dev still reach the target precision.
-    pts = []
+    # Calibrator: P(best candidate is the original | kind of evidence behind it), on the same dev
+    # spans whose best candidate changes the text.
+    changed = []
     for src, gold, fam, cs, feats in res:
         p = R.score_candidates(feats)
         i = max(range(len(cs)), key=lambda j: p[j])
         if _changes(src, cs[i].text):
-            conf = R.confidence(p, feats, "mt" if fam == "mt" else None)
-            pts.append((conf, _right(src, cs[i].text, gold)))
+            changed.append((p, feats, label(fam), _right(src, cs[i].text, gold)))
+    C = [[x[k] for k in rw.CALIB] for x in (rw.calib_features(p, feats, lab) for p, feats, lab, _ in changed)]
+    R.rerank["calib"] = fit_calibrator(C, [1.0 if ok else 0.0 for *_, ok in changed], rw.CALIB)
+    # Threshold: the lowest confidence whose applied edits on dev still reach the target precision.
+    pts = [(R.confidence(p, feats, lab), ok) for p, feats, lab, ok in changed]
     R.rerank["threshold"] = precision_threshold(pts, precision)
     return R.rerank
 
@@ -458,20 +451,14 @@ def fit_detector_stage(R, items, res, precision: float, k: int = rw.DETECTOR_TOP
     w[keys.index("lp1")] = 1.0  # start from the first stage's choice
     st = {"version": R.detector.version, "top": k, "skip_keep": SKIP_KEEP, "skip_sure": SKIP_SURE,
           "weights": fit_ranker(X, Y, keys, w, 300), "calib": {"bias": 0.0, "weights": {}}}
-    C, T = [], []
+    changed = []  # (calibrator features, right) of the spans whose winner changes the text
     for (src, gold, fam, cs, feats), p, ev in zip(res, probs, evidence):
         q, best, _ = rw.detector_rerank(st, p, cs, feats, src, ev, label(fam))
         if _changes(src, cs[best].text):
-            x = rw.detector_calib_features(q, feats, p, ev, best, label(fam))
-            C.append([x[key] for key in rw.DETECTOR_CALIB])
-            T.append(1.0 if _right(src, cs[best].text, gold) else 0.0)
-    st["calib"] = fit_calibrator(C, T, rw.DETECTOR_CALIB)
-    pts = []
-    for (src, gold, fam, cs, feats), p, ev in zip(res, probs, evidence):
-        q, best, conf = rw.detector_rerank(st, p, cs, feats, src, ev, label(fam))
-        if _changes(src, cs[best].text):
-            pts.append((conf, _right(src, cs[best].text, gold)))
-    st["threshold"] = precision_threshold(pts, precision)
+            changed.append((rw.detector_calib_features(q, feats, p, ev, best, label(fam)), _right(src, cs[best].text, gold)))
+    st["calib"] = fit_calibrator([[x[key] for key in rw.DETECTOR_CALIB] for x, _ in changed],
+                                 [1.0 if ok else 0.0 for _, ok in changed], rw.DETECTOR_CALIB)
+    st["threshold"] = precision_threshold([(rw.calibrated(st["calib"], x), ok) for x, ok in changed], precision)
     return st
 
 
