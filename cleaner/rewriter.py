@@ -165,6 +165,10 @@ class Head:
             self.Ws, self.bs = self.W[self.static], self.b[self.static]
         self.batch(None)
 
+    @property
+    def size(self) -> int:
+        return self.W.shape[0] if self.ids is None else len(self.ids)
+
     def batch(self, extra_ids) -> "Head":
         """Use the shortlist plus these token ids for the next calls."""
         if self.static is None:
@@ -174,6 +178,7 @@ class Head:
         self.extra = sorted({int(t) for t in (extra_ids or [])} - seen)
         self.ids = self.static + self.extra
         self.pos = {t: i for i, t in enumerate(self.ids)}
+        self.We, self.be = self.W[self.extra], self.b[self.extra]
         return self
 
     def log_probs(self, hid):
@@ -184,7 +189,7 @@ class Head:
             return torch.log_softmax((x @ self.W.T + self.b).float(), -1)
         z = x @ self.Ws.T + self.bs
         if self.extra:
-            z = torch.cat([z, x @ self.W[self.extra].T + self.b[self.extra]], -1)
+            z = torch.cat([z, x @ self.We.T + self.be], -1)
         return torch.log_softmax(z.float(), -1)
 
     def local(self, t: int) -> int:
@@ -211,16 +216,18 @@ def force_score(tok, dec, h, mask, pairs: Sequence[tuple[int, str]], head: Head 
         dinp[j, 0] = tok.cls_token_id
         dinp[j, 1:len(t)] = torch.tensor(t[:-1])
     with torch.no_grad():
-        hid = dec.bert(input_ids=dinp, attention_mask=(lab != -100).long(), encoder_hidden_states=h[rows],
+        valid = lab != -100
+        hid = dec.bert(input_ids=dinp, attention_mask=valid.long(), encoder_hidden_states=h[rows],
                        encoder_attention_mask=mask[rows]).last_hidden_state
         head = head or Head(dec)
-        lp = head.log_probs(hid)
-        loc = torch.tensor([[head.local(t) if t >= 0 else 0 for t in row] for row in lab.tolist()])
+        # The output layer only where there is a target token: padding would be most of its cost.
+        lp = head.log_probs(hid[valid])
+        loc = torch.tensor([head.local(t) for t in lab[valid].tolist()])
         # A token outside the shortlist gets the lowest shortlist score (a soft floor, not -inf).
         g = lp.gather(-1, loc.clamp(min=0).unsqueeze(-1)).squeeze(-1)
         g = torch.where(loc < 0, lp.min(-1).values, g)
-        tok_lp = g * (lab != -100)
-        return (tok_lp.sum(-1) / (lab != -100).sum(-1)).tolist()
+        tok_lp = torch.zeros(lab.shape, dtype=g.dtype).masked_scatter(valid, g)
+        return (tok_lp.sum(-1) / valid.sum(-1)).tolist()
 
 
 def beam_search(tok, enc, dec, batch, k: int = 5, max_len: int = MAX_OUTPUT_TOKENS, h=None, head: Head | None = None):
@@ -238,7 +245,9 @@ def beam_search(tok, enc, dec, batch, k: int = 5, max_len: int = MAX_OUTPUT_TOKE
         scores = torch.zeros(B, k)
         scores[:, 1:] = -1e9  # start with one live beam per input
         done: list[list[tuple[list[int], float]]] = [[] for _ in range(B)]
-        alive = torch.ones(B * k, dtype=torch.bool)
+        alive = torch.zeros(B * k, dtype=torch.bool)
+        alive[::k] = True
+        finished: set[int] = set()
         head = head or Head(dec)
         sep = head.local(tok.sep_token_id)
         cache = None
@@ -247,15 +256,18 @@ def beam_search(tok, enc, dec, batch, k: int = 5, max_len: int = MAX_OUTPUT_TOKE
             o = dec.bert(input_ids=last, encoder_hidden_states=hk, encoder_attention_mask=mk,
                          past_key_values=cache, use_cache=True)
             cache = o.past_key_values
-            lp = head.log_probs(o.last_hidden_state[:, -1])
-            lp[~alive] = -1e9
-            V = lp.shape[-1]
+            # The output layer is most of a step's cost: run it on live beams only (at the first
+            # step one beam per input, later fewer as inputs finish).
+            live = o.last_hidden_state[alive, -1]
+            V = head.size
+            lp = torch.full((B * k, V), -1e9)
+            lp[alive] = head.log_probs(live)
             tot = (scores.view(-1, 1) + lp).view(B, k * V)
             top, idx = tot.topk(2 * k, dim=-1)
             src_rows, new_seqs, new_last, new_scores, new_alive = [], [], [], [], []
             for b in range(B):
                 kept = 0
-                for sc, i in zip(top[b].tolist(), idx[b].tolist()):
+                for sc, i in zip(top[b].tolist(), idx[b].tolist()) if b not in finished else ():
                     beam, t = divmod(i, V)
                     if sc < -1e8:
                         break
@@ -283,9 +295,14 @@ def beam_search(tok, enc, dec, batch, k: int = 5, max_len: int = MAX_OUTPUT_TOKE
             last = torch.tensor([head.token(t) for t in new_last]).view(-1, 1)
             scores = torch.tensor(new_scores).view(B, k)
             alive = torch.tensor(new_alive)
-            # Stop when every input has k finished hypotheses better than any live one.
-            best_live = scores.max(-1).values
-            if all(len(done[b]) >= k and min(x for _, x in done[b]) >= best_live[b] for b in range(B)):
+            # An input is finished when it has k hypotheses better than any live one (scores only
+            # fall); its beams then stop. Stop when every input is finished.
+            best_live = scores.max(-1).values.tolist()
+            for b in range(B):
+                if b not in finished and len(done[b]) >= k and min(x for _, x in done[b]) >= best_live[b]:
+                    finished.add(b)
+                    alive[b * k:(b + 1) * k] = False
+            if len(finished) == B:
                 break
         return [sorted(d, key=lambda x: -x[1]) for d in done]
 
@@ -768,8 +785,13 @@ class Rewriter:
         """Beam + word-map candidates for (context, span_start, span_end) windows, possibly from
         different texts; identity always included, de-duplicated. `labels` are the detector's span
         labels ("mt" or None), which decide the MT repairs."""
-        out: list[list[_Cand]] = []
         labels = list(labels) if labels is not None else [None] * len(items)
+        # Batches of similar length: padding was a quarter of the encoder's and decoder's work.
+        lens = [len(n) for n in self.tok([c for c, _, _ in items], [c[s:e] for c, s, e in items])["input_ids"]] \
+            if items else []
+        order = sorted(range(len(items)), key=lambda j: lens[j])
+        items, labels = [items[j] for j in order], [labels[j] for j in order]
+        out: list[list[_Cand]] = []
         for i in range(0, len(items), batch_size):
             chunk = items[i:i + batch_size]
             batch = encode_batch(self.tok, chunk)
@@ -814,7 +836,10 @@ class Rewriter:
             for (j, c), lp in zip(todo, force_score(self.tok, self.dec, h, batch["attention_mask"],
                                                     [(j, c.text) for j, c in todo], head)):
                 c.lp = lp
-        return out
+        back = [None] * len(out)
+        for j, cs in zip(order, out):
+            back[j] = cs
+        return back
 
     def rewrite(self, text: str, spans: Iterable[Any]) -> list[Edit]:
         """One Edit per span: `after` is the best candidate (span text itself when none is better)."""

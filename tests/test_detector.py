@@ -310,6 +310,33 @@ def test_batch_equals_single(det):
     assert batch[-3].spans == [] and batch[-3].words == []
 
 
+def test_repeated_segments_are_read_once(det):
+    """Boilerplate repeated across a batch is read once and gets the same probabilities everywhere;
+    batches sorted by wordpiece length change nothing."""
+    texts = ["Share this article on social media. The minister said local weather change was the main risk.",
+             "Share this article on social media. Prices rose within the first half of the 12 months.",
+             "Share this article on social media."]
+    rows = []
+    real = det.model
+
+    def spy(ids, mask):
+        rows.append(ids.shape[0])
+        return real(ids, mask)
+
+    det.model = spy
+    try:
+        ws, probs = det.word_probs(texts)
+    finally:
+        det.model = real
+    assert sum(rows) == 3  # the shared sentence once, plus one other sentence per text
+    n = len(D.words(texts[2]))
+    assert probs[0][:n] == probs[1][:n] == probs[2]
+    assert probs[0][0] is not probs[1][0]  # separate lists: a caller may change one
+    for t, w, p in zip(texts, ws, probs):
+        w1, p1 = det.word_probs([t])
+        assert w1[0] == w and all(x == pytest.approx(y, abs=1e-5) for a, b in zip(p1[0], p) for x, y in zip(a, b))
+
+
 def _params():
     for i, c in enumerate(CASES):
         marks = [pytest.mark.xfail(reason="known miss of the shipped model", strict=False)] if c.get("known_miss") else []

@@ -214,6 +214,19 @@ def test_rewrite_many_equals_one_call_per_text(rewriter):
             assert math.isclose(a.score, b.score, abs_tol=1e-3)
 
 
+def test_rewrite_many_keeps_the_input_order(rewriter):
+    """Spans are decoded in batches sorted by length; each edit must still come back to its own
+    text, whatever order the texts come in."""
+    cases = _cases()[:8]
+    items = [(c["text"], [(c["text"].index(c["span"]), c["text"].index(c["span"]) + len(c["span"]), 1.0, c.get("label"))])
+             for c in cases]
+    fwd = rewriter.rewrite_many(items)
+    back = rewriter.rewrite_many(items[::-1])[::-1]
+    for (text, _), a, b in zip(items, fwd, back):
+        assert [(e.before, e.after, e.applied) for e in a] == [(e.before, e.after, e.applied) for e in b]
+        assert all(e.before == text[e.start:e.end] for e in a)
+
+
 # -- the detector stage of the re-ranker (pure parts: a stand-in detector) ---------------------
 
 class _FakeDetector:
