@@ -385,7 +385,7 @@ def rerank(a) -> None:
     R.rerank["fitted_on"] = f"dev, {len(items)} spans, target precision {a.precision}"
     if R.detector is not None:
         t0 = time.time()
-        R.rerank["detector"] = fit_detector_stage(R, items, res, a.precision)
+        R.rerank["detector"] = fit_detector_stage(R, items, res, a.precision, a.detector_top)
         R.rerank["detector"]["fitted_on"] = R.rerank["fitted_on"]
         print(f"detector stage fitted in {time.time() - t0:.0f}s", flush=True)
     atomic_write_bytes(out / "rerank.json", (json.dumps(R.rerank, indent=2) + "\n").encode("utf-8"))
@@ -770,6 +770,8 @@ def main(argv=None) -> None:
     p.add_argument("--no-tables", action="store_true")
     p.add_argument("--no-detector", action="store_true", help="rerank/eval without the detector stage")
     p.add_argument("--detector-models", help="models folder of the detector (default: the shipped one)")
+    p.add_argument("--detector-top", type=int, default=rw.DETECTOR_TOP,
+                   help="rerank: candidates per span (besides the span) the detector stage reads")
     p.add_argument("--batched", action="store_true", help="eval: all spans of a text in one call")
     p.add_argument("--results", default="runs/rewriter/results", help="where eval writes its JSON")
     a = p.parse_args(argv)
