@@ -110,8 +110,9 @@ def default_dir(models_dir: str | Path | None = None) -> Path:
     return model_dir(NAME, models_dir)
 
 
-def build_model(base: Path, n_layers: int, dropout: float = 0.1):
-    """(tokenizer, model): MiniLM truncated to `n_layers` + a linear word-label head."""
+def build_model(base: Path, n_layers: int, dropout: float = 0.1, ffn: int | None = None):
+    """(tokenizer, model): MiniLM truncated to `n_layers` + a linear word-label head. `ffn` narrows
+    the feed-forward blocks (pruned models: their weights come from the shipped file, not MiniLM)."""
     import torch
     from transformers import BertModel, BertTokenizerFast
     from transformers.utils import logging as hf_logging
@@ -119,9 +120,10 @@ def build_model(base: Path, n_layers: int, dropout: float = 0.1):
     hf_logging.set_verbosity_error()  # the dropped top layers are "unexpected" keys by design
     hf_logging.disable_progress_bar()
     tok = BertTokenizerFast.from_pretrained(str(base), local_files_only=True)
+    extra = {"intermediate_size": ffn, "ignore_mismatched_sizes": True} if ffn else {}
     enc = BertModel.from_pretrained(str(base), local_files_only=True, add_pooling_layer=False,
                                     num_hidden_layers=n_layers, hidden_dropout_prob=dropout,
-                                    attention_probs_dropout_prob=dropout)
+                                    attention_probs_dropout_prob=dropout, **extra)
 
     class Tagger(torch.nn.Module):
         def __init__(self):
@@ -208,7 +210,7 @@ class Detector:
         threads = os.environ.get("CLEANER_THREADS")
         if threads:
             torch.set_num_threads(max(1, int(threads)))
-        self.tok, self.model = build_model(base, int(self.cfg["layers"]), dropout=0.0)
+        self.tok, self.model = build_model(base, int(self.cfg["layers"]), dropout=0.0, ffn=self.cfg.get("ffn"))
         state = {k: v.float() for k, v in load_file(str(Path(path) / "model.safetensors")).items()}
         missing, unexpected = self.model.load_state_dict(state, strict=False)
         bad = [k for k in missing if "word_embeddings" not in k] + list(unexpected)

