@@ -267,7 +267,7 @@ def beam_search(tok, enc, dec, batch, k: int = 5, max_len: int = MAX_OUTPUT_TOKE
             src_rows, new_seqs, new_last, new_scores, new_alive = [], [], [], [], []
             for b in range(B):
                 kept = 0
-                for sc, i in zip(top[b].tolist(), idx[b].tolist()) if b not in finished else ():
+                for sc, i in zip(top[b].tolist(), idx[b].tolist()):
                     beam, t = divmod(i, V)
                     if sc < -1e8:
                         break

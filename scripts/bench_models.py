@@ -5,7 +5,7 @@
 Detector: sentences/s of `word_probs` on 1,000 sentences of held-out clean prose
 (data/clean/test.jsonl, as `eval_detector.py --bench`). Rewriter: spans/s of one `rewrite` call on
 500 gold spans of the synthetic test split (as `train_rewriter.py speed`), with the detector stage.
-Both versions load the shipped models/. The speed of this machine drifts by 20% within minutes, so
+Both versions load the shipped models/. The speed of this machine drifts by 20–50% within minutes, so
 separate runs of the two versions cannot be compared; alternating them can. Prints per-round
 speeds and medians, and whether the two versions gave the same outputs.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import statistics
 import subprocess
@@ -26,6 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from scripts.eval_detector import bench_sentences  # noqa: E402
+from scripts.train_detector import read_jsonl  # noqa: E402
+from scripts.train_rewriter import joined, speed_records  # noqa: E402
 
 
 def module_at(rev: str, name: str, tmp: Path):
@@ -40,32 +43,6 @@ def module_at(rev: str, name: str, tmp: Path):
     sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)
     return mod
-
-
-def sentences(n: int) -> list[str]:
-    from cleaner import detector as D
-
-    out = []
-    with open(ROOT / "data/clean/test.jsonl", encoding="utf-8") as f:
-        for line in f:
-            t = json.loads(line)["text"]
-            ws = D.words(t)
-            out += [t[ws[i][0]:ws[j - 1][1]] for i, j in D.segments(t, ws) if j - i >= 3]
-            if len(out) >= n:
-                break
-    return out[:n]
-
-
-def spans(n: int) -> tuple[str, list[tuple[int, int]]]:
-    text, sp = "", []
-    with open(ROOT / "data/synth/test.jsonl", encoding="utf-8") as f:
-        for line in f:
-            r = json.loads(line)
-            sp += [(len(text) + s["start"], len(text) + s["end"]) for s in r["spans"]]
-            text += r["spun"] + "\n\n"
-            if len(sp) >= n:
-                break
-    return text, sp[:n]
 
 
 def main(argv=None) -> None:
@@ -89,11 +66,11 @@ def main(argv=None) -> None:
     dets = {"this tree": D.load_detector(None), a.against: oldD.load_detector(None)}
     if any(d is None for d in dets.values()):
         sys.exit(f"no detector: {D.why_not}")
-    sents = sentences(a.sentences)
+    sents = bench_sentences((r["text"] for r in read_jsonl(ROOT / "data/clean/test.jsonl")), a.sentences)
     jobs = {name: (lambda d=d: d.word_probs(sents)) for name, d in dets.items()}
     units = {"detector": (len(sents), "sentences/s")}
     if not a.skip_rewriter:
-        text, sp = spans(a.spans)
+        text, sp = joined(speed_records(ROOT / "data/synth"), a.spans)
         rws = {}
         for name, mod in (("this tree", RW), (a.against, oldRW)):
             r = mod.Rewriter(RW.default_dir(), RW.minilm_dir())

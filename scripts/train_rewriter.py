@@ -712,16 +712,26 @@ def pipeline(a) -> None:
                                         indent=1) + "\n").encode("utf-8"))
 
 
-def speed(a) -> None:
-    """Spans per second: all spans of up to 300 test records in one call (joined as paragraphs of one
-    text, and as separate texts through rewrite_many, which batch cleaning uses), and one call per record."""
-    R = load(a)
-    recs = [r for r in read_jsonl(Path(a.data) / "test.jsonl", 300) if r["spans"]]
+def speed_records(data: Path) -> list[dict]:
+    """The records of the speed run: those with spans among the first 300 of the test split."""
+    return [r for r in read_jsonl(data / "test.jsonl", 300) if r["spans"]]
+
+
+def joined(recs: list[dict], n: int) -> tuple[str, list[tuple[int, int]]]:
+    """The records as paragraphs of one text, and the first `n` of their spans in it."""
     text, spans = "", []
     for r in recs:
         spans += [(len(text) + sp["start"], len(text) + sp["end"]) for sp in r["spans"]]
         text += r["spun"] + "\n\n"
-    spans = spans[: a.n]
+    return text, spans[:n]
+
+
+def speed(a) -> None:
+    """Spans per second: all spans of up to 300 test records in one call (joined as paragraphs of one
+    text, and as separate texts through rewrite_many, which batch cleaning uses), and one call per record."""
+    R = load(a)
+    recs = speed_records(Path(a.data))
+    text, spans = joined(recs, a.n)
     items = [(r["spun"], [(sp["start"], sp["end"]) for sp in r["spans"]]) for r in recs]
     R.rewrite(text, spans[:32])  # warm-up
     t, c = time.time(), time.process_time()
