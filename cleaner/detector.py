@@ -217,6 +217,30 @@ class Detector:
         if bad:
             raise ValueError(f"detector weights in {path} do not match the model: {bad[:3]}")
         self.model.eval()
+        # The top layer runs in _logits, only where words start (see there).
+        enc = self.model.bert.encoder
+        self._top = enc.layer[-1]
+        enc.layer = torch.nn.ModuleList(list(enc.layer)[:-1])
+
+    def _logits(self, ids, mask, first):
+        """Logits at each word's first wordpiece, (batch, words, labels). Only those are read, so the
+        top layer is computed there alone: the other wordpieces still serve as keys and values, but
+        a fifth of its rows and the feed-forward work on them are skipped."""
+        import torch
+        import torch.nn.functional as F
+
+        h = self.model.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+        idx = torch.tensor([[max(t, 0) for t in f] + [0] * (max(map(len, first)) - len(f)) for f in first],
+                           dtype=torch.long)
+        x = h.gather(1, idx.unsqueeze(-1).expand(-1, -1, h.shape[-1]))
+        att, top = self._top.attention, self._top
+        sa = att.self
+        heads = lambda t: t.view(t.shape[0], t.shape[1], sa.num_attention_heads, -1).transpose(1, 2)  # noqa: E731
+        a = F.scaled_dot_product_attention(heads(sa.query(x)), heads(sa.key(h)), heads(sa.value(h)),
+                                           attn_mask=mask.bool()[:, None, None, :])
+        a = att.output.LayerNorm(att.output.dense(a.transpose(1, 2).reshape(x.shape)) + x)
+        y = top.output.LayerNorm(top.output.dense(top.intermediate.intermediate_act_fn(top.intermediate.dense(a))) + a)
+        return self.model.head(y)
 
     # -- probabilities --------------------------------------------------------------------------
     def word_probs(self, texts: Sequence[str]):
@@ -246,13 +270,12 @@ class Detector:
             for b in range(0, len(order), self.batch_size):
                 chunk = [uniq[k] for k in order[b:b + self.batch_size]]
                 ids, mask, first, _ = encode(self.tok, chunk)
-                logits = self.model(ids, mask) / self.temperature
-                p = torch.softmax(logits, -1).tolist()
+                p = torch.softmax(self._logits(ids, mask, first) / self.temperature, -1).tolist()
                 for seq, f, pb in zip(chunk, first, p):
                     for ti, i in readers[seq]:
                         for w, tix in enumerate(f):
                             if tix >= 0:
-                                probs[ti][i + w] = list(pb[tix])
+                                probs[ti][i + w] = list(pb[w])
         return all_ws, probs
 
     def detect(self, text: str, skip: Sequence[tuple[int, int]] = ()) -> DetectorOutput:
