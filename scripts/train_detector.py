@@ -135,6 +135,43 @@ def prune_ffn(state: dict, base: Path, layers: int, n: int, tok, segs, sample: i
     return out
 
 
+def load_teacher(path: Path):
+    """A trained detector (shipped folder or ckpt.pt) to distil from, frozen."""
+    cfg = json.loads((path / "config.json").read_text()) if path.is_dir() else {}
+    _, teacher = D.build_model(D.minilm_dir(), cfg.get("layers", 3), dropout=0.0, ffn=cfg.get("ffn"))
+    teacher.load_state_dict(init_state(path), strict=False)
+    teacher.eval()
+    for q in teacher.parameters():
+        q.requires_grad_(False)
+    return teacher
+
+
+def distil_loss(model, teacher, ids, mask, tgt, alpha: float, beta: float, temp: float):
+    """(1 - alpha) * label cross-entropy + alpha * KL to the teacher's softened word labels, plus
+    beta * MSE between the layers' hidden states (same width and depth: a pruned student). The
+    teacher's soft labels carry its calibration: a student trained on hard labels alone came out
+    overconfident on clean prose (session 11)."""
+    import torch
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        th = teacher.bert(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
+        tl = teacher.head(th[-1])
+    sh = model.bert(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
+    sl = model.head(model.drop(sh[-1]))
+    at = tgt != -100
+    ce = F.cross_entropy(sl[at], tgt[at])
+    kl = F.kl_div(F.log_softmax(sl[at] / temp, -1), F.log_softmax(tl[at] / temp, -1), log_target=True,
+                  reduction="batchmean") * temp * temp
+    loss = (1 - alpha) * ce + alpha * kl
+    if beta:
+        m = mask.unsqueeze(-1).to(sl.dtype)
+        # hidden_states[0] is the embedding output; the student's embeddings start as the teacher's.
+        mse = sum(((s - t) ** 2 * m).sum() for s, t in zip(sh[1:], th[1:])) / (m.sum() * sh[-1].shape[-1] * (len(sh) - 1))
+        loss = loss + beta * mse
+    return loss
+
+
 def train(args, tok, model, segs, dev_segs):
     import torch
 
@@ -163,6 +200,7 @@ def train(args, tok, model, segs, dev_segs):
     rng = random.Random(args.seed + step)
     stream = batches(segs, args.batch, rng)
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100)
+    teacher = load_teacher(Path(args.teacher)) if args.teacher else None
     log = open(run / "train.log", "a", encoding="utf-8")
     t0, ema = time.time() - elapsed, None
 
@@ -180,8 +218,11 @@ def train(args, tok, model, segs, dev_segs):
         b = next(stream)
         ids, mask, _, tgt = D.encode(tok, [w for w, _ in b], [lab for _, lab in b])
         model.train()
-        logits = model(ids, mask)
-        loss = loss_fn(logits.view(-1, logits.shape[-1]), tgt.view(-1))
+        if teacher is None:
+            logits = model(ids, mask)
+            loss = loss_fn(logits.view(-1, logits.shape[-1]), tgt.view(-1))
+        else:
+            loss = distil_loss(model, teacher, ids, mask, tgt, args.distil, args.distil_hidden, args.distil_temp)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -527,6 +568,10 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--export-only", action="store_true")
+    ap.add_argument("--teacher", help="distil from this trained detector (folder or ckpt.pt) as well as the labels")
+    ap.add_argument("--distil", type=float, default=0.7, help="weight of the teacher's soft labels (rest: gold labels)")
+    ap.add_argument("--distil-temp", type=float, default=2.0, help="softening temperature of the distillation term")
+    ap.add_argument("--distil-hidden", type=float, default=0.0, help="weight of the hidden-state MSE to the teacher")
     ap.add_argument("--init", help="start from these weights: ckpt.pt of an earlier run, or a shipped detector folder")
     args = ap.parse_args(argv)
 

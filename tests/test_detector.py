@@ -317,17 +317,17 @@ def test_repeated_segments_are_read_once(det):
              "Share this article on social media. Prices rose within the first half of the 12 months.",
              "Share this article on social media."]
     rows = []
-    real = det.model
+    real = det._logits
 
-    def spy(ids, mask):
+    def spy(ids, mask, first):
         rows.append(ids.shape[0])
-        return real(ids, mask)
+        return real(ids, mask, first)
 
-    det.model = spy
+    det._logits = spy
     try:
         ws, probs = det.word_probs(texts)
     finally:
-        det.model = real
+        del det._logits
     assert sum(rows) == 3  # the shared sentence once, plus one other sentence per text
     n = len(D.words(texts[2]))
     assert probs[0][:n] == probs[1][:n] == probs[2]
@@ -335,6 +335,26 @@ def test_repeated_segments_are_read_once(det):
     for t, w, p in zip(texts, ws, probs):
         w1, p1 = det.word_probs([t])
         assert w1[0] == w and all(x == pytest.approx(y, abs=1e-5) for a, b in zip(p1[0], p) for x, y in zip(a, b))
+
+
+def test_top_layer_at_word_starts_equals_the_full_model(det):
+    """The top layer computed only at words' first wordpieces gives the full model's logits there."""
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import load_file
+    _, full = D.build_model(D.minilm_dir(), int(det.cfg["layers"]), dropout=0.0, ffn=det.cfg.get("ffn"))
+    full.load_state_dict({k: v.float() for k, v in load_file(str(D.default_dir() / "model.safetensors")).items()},
+                         strict=False)
+    full.eval()
+    texts = ["Rights teams accuse China of compelled labor in the area.",
+             "Unbelievably, the counterfeit consciousness model worked.", "Yes"]
+    seqs = [[t[s:e] for s, e in D.words(t)] for t in texts]
+    ids, mask, first, _ = D.encode(det.tok, seqs)
+    with torch.inference_mode():
+        ref, got = full(ids, mask), det._logits(ids, mask, first)
+    assert got.shape == (3, max(map(len, seqs)), 5)
+    for b, f in enumerate(first):
+        for w, t in enumerate(f):
+            assert torch.allclose(got[b, w], ref[b, t], atol=1e-4), (b, w)
 
 
 def _params():
@@ -443,5 +463,44 @@ def test_prune_ffn_keeps_the_neurons_that_matter(tmp_path):
     save_file({k: sd[k].half().contiguous() for k in D.shipped_names(model)}, str(tmp_path / "model.safetensors"))
     (tmp_path / "config.json").write_text(json.dumps({"version": "t", "layers": 2, "ffn": 64, "threshold": 0.99}))
     det = D.Detector(tmp_path, base)
-    assert det.model.bert.encoder.layer[1].intermediate.dense.out_features == 64
+    assert det._top.intermediate.dense.out_features == 64 and len(det.model.bert.encoder.layer) == 1
     assert len(det.detect("The minister said the plan would cut costs.").words) == 9
+
+
+def test_distil_loss_pulls_the_student_to_the_teacher(tmp_path):
+    """Distillation: a student equal to its teacher pays only the label term; a perturbed one pays
+    for the gap in soft labels and hidden states, and a gradient step on that term narrows it."""
+    torch = pytest.importorskip("torch")
+    base = D.minilm_dir()
+    if base is None:
+        pytest.skip("MiniLM package missing")
+    from safetensors.torch import save_file
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import train_detector as T
+
+    torch.manual_seed(0)
+    tok, model = D.build_model(base, 2, dropout=0.0)
+    sd = model.state_dict()
+    save_file({k: sd[k].contiguous() for k in D.shipped_names(model)}, str(tmp_path / "model.safetensors"))
+    (tmp_path / "config.json").write_text(json.dumps({"layers": 2}))
+    teacher = T.load_teacher(tmp_path)
+    assert not any(p.requires_grad for p in teacher.parameters())
+    words = "The minister said the plan would cut costs .".split()
+    ids, mask, _, tgt = D.encode(tok, [words, words[:5]], [[0, 0, 1, 0, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0]])
+    ce = torch.nn.functional.cross_entropy(model(ids, mask)[tgt != -100], tgt[tgt != -100]).item()
+    same = T.distil_loss(model, teacher, ids, mask, tgt, 0.7, 1.0, 2.0).item()
+    assert same == pytest.approx(0.3 * ce, abs=1e-4)
+    with torch.no_grad():
+        model.head.weight.add_(torch.randn_like(model.head.weight))
+        b = model.bert.encoder.layer[0].output.dense.bias
+        b.add_(torch.randn_like(b))  # not a constant: the layer norm after it would undo a shift
+    kl = T.distil_loss(model, teacher, ids, mask, tgt, 1.0, 0.0, 2.0)
+    mse = T.distil_loss(model, teacher, ids, mask, tgt, 0.0, 1.0, 2.0).item() - T.distil_loss(
+        model, teacher, ids, mask, tgt, 0.0, 0.0, 2.0).item()
+    assert kl.item() > 0.01 and mse > 0.01
+    kl.backward()
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.grad is not None:
+                p.sub_(1e-5 * p.grad)
+    assert T.distil_loss(model, teacher, ids, mask, tgt, 1.0, 0.0, 2.0).item() < kl.item()
