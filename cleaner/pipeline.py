@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import sys
 from dataclasses import dataclass, field
@@ -97,6 +98,7 @@ class Cleaner:
             if cache is not None:
                 _cache_save(cache, (self.entries, self.matcher, self.variants))
         self._models: dict[str, object] = {}
+        self._loose = None
 
     def with_stages(self, stages: Sequence[str]) -> "Cleaner":
         """A Cleaner for a subset of these stages sharing the parsed tables and compiled matcher
@@ -160,8 +162,28 @@ class Cleaner:
                 else [detector.detect(texts[i], s) for i, s in zip(todo, skips)]
             for i, o in zip(todo, det):
                 outs[i] = o
+                self._confirm_loose_variants(texts[i], pre[i], o)
         rewrites = self._rewrite_batch(texts, pre, outs)
         return [self._finish(t, p, d, o, r) for t, p, d, o, r in zip(texts, paths, pre, outs, rewrites)]
+
+    def _confirm_loose_variants(self, text: str, pre: dict, det) -> None:
+        """Variants whose odd word is everyday English (variant-common.txt: "mind tumor" for "brain
+        tumor") join the table hits where the detector reads every replaced word as spun; unconfirmed,
+        they are dropped unseen. The veto pairs still hold: in spun news the detector confirms real
+        phrases too ("sensory system", spun from "visual", is not "nervous system")."""
+        if self.variants is None or not getattr(det, "words", None):
+            return
+        if self._loose is None:
+            self._loose = VariantMatcher(self.entries, self.variants.veto)
+            self._loose.listed |= self.variants.listed
+        found = []
+        for h in self._loose.find(text, pre["norm"], pre["protected_and_hits"]):
+            p = _stand_in_prob(det.words, text, h.start, h.end, h.entry.canonical)
+            if p is not None and p >= VARIANT_P:
+                found.append(Hit(h.start, h.end, dataclasses.replace(h.entry, options=h.entry.options + (("loose", ""),))))
+        if found:
+            pre["hits"] = sorted(pre["hits"] + found, key=lambda h: h.start)
+            pre["protected_and_hits"] = regions.merge(pre["protected_and_hits"] + [(h.start, h.end) for h in found])
 
     def _rewrite_batch(self, texts, pre, outs) -> list:
         """The rewriter's edits per text (None where it has nothing to do): the detector spans no
@@ -204,13 +226,15 @@ class Cleaner:
                        and h.entry.table != VARIANTS for h in hits)
         n_words = len(text.split()) if strong else 0  # the score needs the length only when it has hits
         return {"protected": protected, "hits": hits, "n_words": n_words, "strong": strong, "tortured": tortured,
-                "protected_and_hits": skip, "dups": dups}
+                "protected_and_hits": skip, "dups": dups, "norm": norm}
 
     def _variant_decision(self, e: Entry, h: Hit, text: str, spin: float, score: float, applied: bool,
                           tortured: bool, word_probs) -> tuple[bool, float, str]:
         """(applied, score, reason) of an unlisted variant: applied in an evidently spun document
         with a listed tortured phrase, or where the detector reads each replaced word as spun."""
         reason = f"unlisted variant of the listed term {e.canonical!r} (prior {e.prior:.2f}, document spin {spin:.2f})"
+        if e.opt("loose") is not None:
+            reason += "; its odd word is everyday English, so it stands only on the detector's reading"
         if e.report_only:
             return False, score, reason + "; it renders another listed term equally well: reported only"
         if applied and tortured:

@@ -12,7 +12,9 @@ its words may be ordinary English (`variant-veto.txt`), and it must not itself b
 and its guards decide those) or be a listed canonical phrase. Its canonical phrase is the term.
 Variants are guesses: their prior is below the apply threshold. The pipeline applies them in
 documents that are evidently spun and contain a listed tortured phrase, or where the detector reads
-every replaced word as spun (pipeline.VARIANT_P); elsewhere it reports them.
+every replaced word as spun (pipeline.VARIANT_P); elsewhere it reports them. When the detector
+runs, a matcher built without the everyday-word list finds *loose* variants too; those count only
+where the detector confirms them (pipeline.Cleaner._confirm_loose_variants).
 """
 
 from __future__ import annotations

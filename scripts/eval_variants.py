@@ -4,6 +4,7 @@
     .venv/bin/python scripts/eval_variants.py --min-count 2   # stricter stand-ins
     .venv/bin/python scripts/eval_variants.py --veto          # write models/tables/variant-veto.txt first
     .venv/bin/python scripts/eval_variants.py --detector      # + what the detector route would apply
+    .venv/bin/python scripts/eval_variants.py --no-common --detector   # + loose variants (pipeline)
 
 Held-out variants: the tortured entries whose term has another listed rendering of the same length
 are split into 10 folds by hash; each fold's entries are removed from the table, the matcher is
@@ -198,6 +199,8 @@ def main(argv=None) -> None:
     ap.add_argument("--min-count", type=int, default=V.MIN_COUNT)
     ap.add_argument("--veto", action="store_true", help="regenerate the veto and everyday-word lists first")
     ap.add_argument("--no-veto", action="store_true", help="evaluate without those two lists")
+    ap.add_argument("--no-common", action="store_true",
+                    help="evaluate without the everyday-word list: with --detector, the pipeline's loose variants")
     ap.add_argument("--limit", type=int, default=0, help="clean documents per source (0 = all)")
     ap.add_argument("--detector", action="store_true",
                     help="also run the shipped detector: variants it would apply alone (pipeline.VARIANT_P)")
@@ -211,7 +214,7 @@ def main(argv=None) -> None:
     if a.veto:
         write_veto(ents)
     veto = [] if a.no_veto else V.load_veto(TABLES)
-    common = [] if a.no_veto else V.load_veto(TABLES, V.COMMON_FILE)
+    common = [] if a.no_veto or a.no_common else V.load_veto(TABLES, V.COMMON_FILE)
     res = {"min_count": a.min_count, "veto_pairs": len(veto), "common_words": len(common),
            "held_out": held_out(ents, a.min_count, veto, common, det)}
     print(json.dumps(res["held_out"], indent=1), flush=True)

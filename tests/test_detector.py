@@ -211,6 +211,23 @@ def test_eval_articles_scores_joined_documents(tmp_path):
     assert res["originals"]["flags"] == 1 and res["originals"]["words"] == 7
 
 
+def test_eval_bench_takes_the_median_of_several_passes():
+    """eval_detector.py --bench: a warm-up, then `passes` full passes; the median pass counts."""
+    from scripts import eval_detector as E
+
+    calls = []
+
+    class Stub:
+        def detect_batch(self, texts):
+            calls.append(len(texts))
+
+    texts = ["One two three. Four five six seven. Eight nine."] * 30
+    res = E.bench(Stub(), texts, 40, passes=3)
+    assert calls == [40, 40, 40, 40] and res["sentences"] == 40 and res["passes"] == 3
+    lo, hi = res["sentences_per_s_range"]
+    assert lo <= res["sentences_per_s"] <= hi
+
+
 def test_hard_negative_mining_and_training_segments(tmp_path):
     """scripts/mine_negatives.py keeps clean sentences with a confident flag, but never one with an
     immediate repetition (a real error that must stay flaggable); train_detector.py trains the kept

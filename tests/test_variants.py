@@ -183,6 +183,32 @@ def test_detector_agreement_applies_a_variant_without_listed_phrases(probs, appl
     assert ("the detector reads every replaced word as spun" in e.reason) == applied
 
 
+@pytest.mark.parametrize("probs, applied", [
+    ({"mind": 0.8}, True),   # the detector reads the replaced word as spun: restored
+    ({"mind": 0.3}, None),   # it does not: no edit, not even a report
+    ({"tumor": 0.9}, None),  # only the replaced words count
+])
+def test_variant_of_everyday_words_needs_the_detector(probs, applied):
+    """"mind tumor" (unlisted here) renders "brain tumor" with an everyday stand-in, so the rules
+    alone never report it; a detector that reads "mind" as spun lets it through."""
+    text = "The results of mind tumor are shown in Table 2."
+    cfg = Config(exclude_entries=["mind tumor"])
+    assert Cleaner(stages=("tables", "mt"), config=cfg).clean(text).edits == []
+    c = Cleaner(stages=("tables", "mt", "detector"), config=cfg)
+    c._models["detector"] = WordProbs(probs)
+    edits = [(e.before, e.after, e.applied) for e in c.clean(text).edits if e.source.startswith(f"table:{TABLE}:")]
+    assert edits == ([] if applied is None else [("mind tumor", "brain tumor", applied)])
+
+
+def test_detector_does_not_lift_the_veto():
+    """"sensory system" is ordinary English (a veto pair): however spun the detector reads "sensory"
+    (in spun news it often is, for "visual"), it is not a rendering of "nervous system"."""
+    c = Cleaner(stages=("tables", "mt", "detector"))
+    c._models["detector"] = WordProbs({"sensory": 0.95, "system": 0.95})
+    r = c.clean("The viewer learns to associate sensory system cues with tangible objects.")
+    assert not [e for e in r.edits if e.source.startswith(f"table:{TABLE}:")]
+
+
 @pytest.mark.parametrize("text, found", [
     ("We use 'phantom clustering' on graphs.", "phantom clustering"),
     ("The phantom clustering's output is shown.", "phantom clustering"),
