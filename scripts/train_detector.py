@@ -136,7 +136,8 @@ def prune_ffn(state: dict, base: Path, layers: int, n: int, tok, segs, sample: i
 
 
 def load_teacher(path: Path):
-    """A trained detector (shipped folder or ckpt.pt) to distil from, frozen."""
+    """A trained detector to distil from, frozen: a shipped folder (its config.json gives the depth
+    and width), or the ckpt.pt of a 3-layer full-width run."""
     cfg = json.loads((path / "config.json").read_text()) if path.is_dir() else {}
     _, teacher = D.build_model(D.minilm_dir(), cfg.get("layers", 3), dropout=0.0, ffn=cfg.get("ffn"))
     teacher.load_state_dict(init_state(path), strict=False)
@@ -148,9 +149,9 @@ def load_teacher(path: Path):
 
 def distil_loss(model, teacher, ids, mask, tgt, alpha: float, beta: float, temp: float):
     """(1 - alpha) * label cross-entropy + alpha * KL to the teacher's softened word labels, plus
-    beta * MSE between the layers' hidden states (same width and depth: a pruned student). The
-    teacher's soft labels carry its calibration: a student trained on hard labels alone came out
-    overconfident on clean prose (session 11)."""
+    beta * MSE between the layers' hidden states (same width and depth: a pruned student). Meant
+    to pass on the teacher's calibration, since a student trained on hard labels alone came out
+    overconfident on clean prose (session 11); the distilled one was not better (model card)."""
     import torch
     import torch.nn.functional as F
 
