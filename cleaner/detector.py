@@ -217,7 +217,8 @@ class Detector:
         if bad:
             raise ValueError(f"detector weights in {path} do not match the model: {bad[:3]}")
         self.model.eval()
-        # The top layer runs in _logits, only where words start (see there).
+        # The top layer runs in _logits, only where words start (see there). From here on
+        # self.model lacks it: call _logits, never self.model directly.
         enc = self.model.bert.encoder
         self._top = enc.layer[-1]
         enc.layer = torch.nn.ModuleList(list(enc.layer)[:-1])
