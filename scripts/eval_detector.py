@@ -71,6 +71,20 @@ def eval_synth(det, path: Path, limit: int | None) -> dict:
                     "span_exact_f1": round(2 * f["ex"] / max(f["np"] + f["ng"], 1), 4),
                     "word": prf(f["wtp"], f["wp"], f["wtp"], f["wg"]),
                     "flags_per_10k_words": round(1e4 * f["np"] / max(f["words"], 1), 2) if fam == "none" else None}
+    # Tortured spans by source: the PPS list's own phrases, or the simulator's thesaurus collocations.
+    split = path.stem.split("-")[0]
+    if split in ("train", "dev", "test") and any(r["family"] == "tortured" for r in recs):
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from spinlib.data import pps_map, tortured_source
+
+        pps, by = pps_map(split), {}
+        for r, o in zip(recs, outs):
+            for sp in r["spans"]:
+                if sp.get("family") == "tortured":
+                    c = by.setdefault("tortured:" + tortured_source(sp, pps), [0, 0])
+                    c[0] += 1
+                    c[1] += any(sp["start"] < s.end and s.start < sp["end"] for s in o.spans)
+        res.update({k: {"gold": n, "recall": round(hit / max(n, 1), 4)} for k, (n, hit) in sorted(by.items())})
     # Clean originals of the same documents: the strictest false-positive test (same topics).
     origs = [r["original"] for r in recs if r["spans"]]
     res["originals"] = clean_rate(det, origs)

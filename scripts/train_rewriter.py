@@ -339,12 +339,13 @@ def span_sets(a, split: str, n: int, seed: int):
     rng = random.Random(seed)
     recs = list(read_jsonl(Path(a.data) / f"{split}.jsonl"))
     rng.shuffle(recs)
+    family = _family(split)
     items = []
     for r in recs:
         text = r["spun"]
         spans = [sp for sp in r.get("spans", []) if text[sp["start"]:sp["end"]].strip()]
         for sp in spans:
-            items.append((text, sp["start"], sp["end"], sp["after"], sp.get("family", r.get("family", ""))))
+            items.append((text, sp["start"], sp["end"], sp["after"], family(sp, r)))
         ws = list(rw.WORD_RE.finditer(text))
         for _ in range(int(round(a.neg_ratio * max(1, len(spans)))) if ws else 0):
             i = rng.randrange(len(ws))
@@ -355,6 +356,19 @@ def span_sets(a, split: str, n: int, seed: int):
         if len(items) >= n:
             break
     return items[:n]
+
+
+def _family(split: str):
+    """(span, record) -> family; tortured spans as "tortured-pps" or "tortured-collocation"."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from spinlib.data import pps_map, tortured_source
+
+    pps = pps_map(split)
+
+    def family(sp: dict, r: dict) -> str:
+        f = sp.get("family", r.get("family", ""))
+        return f"tortured-{tortured_source(sp, pps)}" if f == "tortured" else f
+    return family
 
 
 def run(R, items, batch: int = 32):
@@ -642,26 +656,92 @@ def pps_items(split: str) -> list:
 
 
 def pps(a) -> None:
-    """PPS test split: tortured phrases whose expected phrase is never in training, in sentences
-    (neutral templates, one per phrase by hash, and the simulator's test records of the tortured family)."""
+    """PPS test split: tortured phrases whose expected phrase is never in training, in neutral
+    template sentences (one per phrase by hash); then the tortured spans of the simulator's records,
+    where PPS phrases are few and thesaurus collocations most."""
     R = load(a)
     items = pps_items("test")
     report("PPS test split, template sentences", score_items(R, items, True), Path(a.results) / "pps_templates.json")
-    recs = [r for r in read_jsonl(Path(a.data) / f"{a.split}.jsonl") if r["family"] == "tortured"]
-    items = [(r["spun"], sp["start"], sp["end"], sp["after"], "tortured") for r in recs for sp in r["spans"]
-             if sp["family"] == "tortured"]
-    report(f"PPS test split, simulator {a.split} records", score_items(R, items, True),
+    report(f"tortured family, simulator {a.split} records", score_items(R, tortured_items(a), True),
            Path(a.results) / "pps_synth.json")
+
+
+def tortured_items(a) -> list:
+    """The tortured spans of the simulator's records of --split, by source (`_family`)."""
+    family = _family(a.split)
+    recs = [r for r in read_jsonl(Path(a.data) / f"{a.split}.jsonl") if r["family"] == "tortured"]
+    return [(r["spun"], sp["start"], sp["end"], sp["after"], family(sp, r))
+            for r in recs for sp in r["spans"] if sp["family"] == "tortured"]
+
+
+DEV_SPANS = 4000  # the rewriter's re-ranker is fitted with `rerank --n 4000` (model card)
+
+
+class Lookup:
+    """The baseline the rewriter must beat: each spun phrase restored to its most frequent original
+    among the train split's aligned spans (any family), with that original's share as confidence.
+    Context, candidates and corpus evidence play no part; unseen phrases are kept."""
+
+    def __init__(self, data: Path):
+        self.orig: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+        for r in read_jsonl(data / "train.jsonl"):
+            for sp in r.get("spans", []):
+                self.orig[sp["before"].lower()][sp["after"].lower()] += 1
+        self.threshold = 1.0
+
+    def guess(self, src: str) -> tuple[str, float]:
+        c = self.orig.get(src.lower())
+        if not c:
+            return src.lower(), 1.0
+        o, n = c.most_common(1)[0]
+        return o, n / sum(c.values())
+
+    def rewrite(self, text: str, spans) -> list:
+        from cleaner.edits import Edit
+
+        out = []
+        for s, e, *_ in spans:
+            src = text[s:e]
+            o, conf = self.guess(src)
+            after = rw.restore_case(src, o)
+            out.append(Edit(s, e, src, after, score=conf, applied=after != src and conf >= self.threshold))
+        return out
+
+
+def baseline(a) -> None:
+    """The lookup baseline (class Lookup), its threshold fitted on the rewriter's dev spans for
+    --precision, scored on the same test, PPS and seed-002 spans as `eval`, `pps` and `seeds`."""
+    L = Lookup(Path(a.data))
+    dev = span_sets(a, "dev", DEV_SPANS, 1) + pps_items("dev")[: DEV_SPANS // 3]
+    pts = []
+    for text, s, e, gold, _ in dev:
+        src = text[s:e]
+        o, conf = L.guess(src)
+        if _changes(src, o):
+            pts.append((conf, _right(src, o, gold)))
+    L.threshold = precision_threshold(pts, a.precision)
+    print(f"lookup: {len(L.orig)} spun phrases; threshold {L.threshold:.4f} (dev precision {a.precision})")
+    out = Path(a.results)
+    report(f"lookup baseline, synthetic {a.split}", score_items(L, span_sets(a, a.split, a.n, 2), True),
+           out / f"lookup_{a.split}.json")
+    report(f"lookup baseline, tortured family, simulator {a.split} records", score_items(L, tortured_items(a), True),
+           out / "lookup_pps_synth.json")
+    report("lookup baseline, PPS test split, template sentences", score_items(L, pps_items("test"), True),
+           out / "lookup_pps_templates.json")
+    report("lookup baseline, seed 002, gold spans", score_items(L, seed_items(), True), out / "lookup_seed002.json")
+
+
+def seed_items() -> list:
+    """Seed 002's gold spans (tests/cases/seed_002_gold.json) as (text, start, end, gold, family)."""
+    gold = json.loads((Path(__file__).resolve().parent.parent / "tests/cases/seed_002_gold.json").read_text())
+    seed = next((Path(__file__).resolve().parent.parent.parent / "shared/seeds").glob("002_*.txt"))
+    text = seed.read_text(encoding="utf-8")
+    return [(text, s, t, g["after"], "seed-002") for g in gold for s, t in g["spans"]]
 
 
 def seeds(a) -> None:
     """Seed 002 with the gold spans handed to the rewriter (an oracle detector, tables off)."""
-    R = load(a)
-    gold = json.loads((Path(__file__).resolve().parent.parent / "tests/cases/seed_002_gold.json").read_text())
-    seed = next((Path(__file__).resolve().parent.parent.parent / "shared/seeds").glob("002_*.txt"))
-    text = seed.read_text(encoding="utf-8")
-    items = [(text, s, t, g["after"], "seed-002") for g in gold for s, t in g["spans"]]
-    report("seed 002, gold spans, tables off", score_items(R, items, True), Path(a.results) / "seed002.json")
+    report("seed 002, gold spans, tables off", score_items(load(a), seed_items(), True), Path(a.results) / "seed002.json")
 
 
 def pipeline(a) -> None:
@@ -752,7 +832,8 @@ def speed(a) -> None:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("cmd", choices=("train", "maps", "bigrams", "rerank", "eval", "pps", "seeds", "pipeline", "speed"))
+    p.add_argument("cmd", choices=("train", "maps", "bigrams", "rerank", "eval", "baseline", "pps", "seeds", "pipeline",
+                                   "speed"))
     p.add_argument("--data", default="data/synth")
     p.add_argument("--min-count", type=int, default=2, help="bigrams: keep pairs seen at least this often")
     p.add_argument("--out", default="models/rewriter")
@@ -785,7 +866,7 @@ def main(argv=None) -> None:
     p.add_argument("--batched", action="store_true", help="eval: all spans of a text in one call")
     p.add_argument("--results", default="runs/rewriter/results", help="where eval writes its JSON")
     a = p.parse_args(argv)
-    cmds = {"train": train, "maps": maps, "bigrams": bigrams, "rerank": rerank, "eval": evaluate, "pps": pps, "seeds": seeds,
+    cmds = {"train": train, "maps": maps, "bigrams": bigrams, "rerank": rerank, "eval": evaluate, "baseline": baseline, "pps": pps, "seeds": seeds,
             "pipeline": pipeline, "speed": speed}
     cmds[a.cmd](a)
 

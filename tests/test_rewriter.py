@@ -323,3 +323,21 @@ def test_detector_evidence_of_a_deletion_reads_its_neighbours():
     # Deleting the first word of a sentence: the sentence it was in is read, and its next word.
     [ev] = r.detector_evidence([(text, s, s + 4, _cands(""), [0])])
     assert r.detector.asked == ["words here."] and ev == {0: pytest.approx(0.02)}
+
+
+def test_lookup_baseline_restores_the_most_frequent_original(tmp_path):
+    """scripts/train_rewriter.py baseline: the context-free baseline the rewriter is compared with."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_rewriter as T
+
+    spans = [("stated", "said")] * 3 + [("stated", "stated")] + [("12 months", "year")]
+    recs = [{"spun": b, "spans": [{"start": 0, "end": len(b), "before": b, "after": a}]} for b, a in spans]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    L = T.Lookup(tmp_path)
+    assert L.guess("Stated") == ("said", 0.75) and L.guess("unseen words") == ("unseen words", 1.0)
+    L.threshold = 0.8
+    text = "Officials stated it took 12 months."
+    eds = L.rewrite(text, [(10, 16), (25, 34)])
+    assert [(e.after, e.applied) for e in eds] == [("said", False), ("year", True)]
+    res = T.score_items(L, [(text, 10, 16, "said", "dictionary"), (text, 25, 34, "year", "dictionary")], True)
+    assert res["spun"]["exact"] == 0.5 and res["spun"]["top1"] == 1.0

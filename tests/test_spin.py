@@ -121,6 +121,19 @@ def test_thesaurus_collocations_make_unseen_tortured_terms(thesaurus):
     assert found and all(len(s["before"].split()) == 2 for s in found)
 
 
+def test_tortured_source_tells_list_phrases_from_collocations(thesaurus):
+    from spinlib.data import tortured_source
+    sp = Spinner(thesaurus, pps={"deep learning": ["profound learning"]})
+    text = "Deep learning helps with climate research and economic growth in poor regions."
+    seen = {}
+    for seed in range(10):
+        _, spans = sp.spin(text, "tortured", 1.0, random.Random(seed))
+        for s in spans:
+            seen.setdefault(tortured_source(s, sp.pps), set()).add(s["after"].lower())
+    assert seen["pps"] == {"deep learning"}
+    assert seen["collocation"] and "deep learning" not in seen["collocation"]
+
+
 def test_chunks_are_short_and_within_paragraphs():
     text = "First sentence is here and long enough to count. Second one follows it closely now.\nA new paragraph starts here with words. It has two sentences in total here."
     cs = chunks(text, random.Random(3))

@@ -111,3 +111,10 @@ def pps_map(split: str, rows: list[dict] | None = None) -> dict[str, list[str]]:
             if tor not in out[exp]:
                 out[exp].append(tor)
     return out
+
+
+def tortured_source(span: dict, pps: dict[str, list[str]]) -> str:
+    """Where a simulated tortured span comes from: "pps" when the simulator took it from the PPS list
+    (`pps` is pps_map() of the record's split), "collocation" when it made it word by word from the
+    thesaurus (Spinner.collocations). Most test spans are collocations: report the two apart."""
+    return "pps" if span["before"].lower() in pps.get(span["after"].lower(), ()) else "collocation"
