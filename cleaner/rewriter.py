@@ -513,7 +513,7 @@ def mt_candidates(src: str, label: str | None = "mt") -> list[str]:
 
 
 class PhraseMap:
-    """Whole-span restorations seen at least twice in training: spun phrase -> {original: count}."""
+    """Whole-span restorations seen in training (since 0.6.1 even once): spun phrase -> {original: count}."""
 
     def __init__(self, path: Path | None = None):
         self.map: dict[str, dict[str, int]] = {}

@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from cleaner import rewriter as rw  # noqa: E402
 from cleaner.textio import atomic_write_bytes  # noqa: E402
 
-VERSION = "0.6.0"  # written into config.json by `train`; match models/rewriter/config.json
+VERSION = "0.6.1"  # written into config.json by `train`; match models/rewriter/config.json
 
 
 def read_jsonl(path: Path, limit: int | None = None):
@@ -138,9 +138,9 @@ def warm_examples(corpus: Path, n: int, rng: random.Random, nb):
     return out
 
 
-def build_lexmap(records, out: Path) -> None:
+def build_lexmap(records, out: Path, phrase_min: int = 2) -> None:
     """Word-level substitutions from equal-length aligned spans, plus identity counts of span words
-    (lexmap.tsv), and whole-span restorations seen at least twice (phrasemap.tsv)."""
+    (lexmap.tsv), and whole-span restorations seen at least `phrase_min` times (phrasemap.tsv)."""
     pairs, phrases, tpairs = collections.Counter(), collections.Counter(), collections.Counter()
     for r in records:
         for sp in r.get("spans", []):
@@ -171,8 +171,8 @@ def build_lexmap(records, out: Path) -> None:
     lines = ["# tortured word<TAB>expected word<TAB>count (train split of the PPS list + synthetic train spans)"]
     lines += [f"{a}\t{b}\t{n}" for (a, b), n in sorted(tpairs.items())]
     atomic_write_bytes(out.parent / "lexmap_tortured.tsv", ("\n".join(lines) + "\n").encode("utf-8"))
-    lines = ["# spun phrase<TAB>original phrase<TAB>count (train split, count >= 2)"]
-    lines += [f"{a}\t{b}\t{n}" for (a, b), n in sorted(phrases.items()) if n >= 2]
+    lines = [f"# spun phrase<TAB>original phrase<TAB>count (train split, count >= {phrase_min})"]
+    lines += [f"{a}\t{b}\t{n}" for (a, b), n in sorted(phrases.items()) if n >= phrase_min]
     atomic_write_bytes(out.parent / "phrasemap.tsv", ("\n".join(lines) + "\n").encode("utf-8"))
     # Output shortlist: every wordpiece of a training target (decoding softmaxes over these only).
     from transformers import BertTokenizerFast
@@ -188,7 +188,7 @@ def build_lexmap(records, out: Path) -> None:
 
 def maps(a) -> None:
     """Rebuild lexmap.tsv and phrasemap.tsv from the train split (no model needed)."""
-    build_lexmap(read_jsonl(Path(a.data) / "train.jsonl", a.limit), Path(a.out) / "lexmap.tsv")
+    build_lexmap(read_jsonl(Path(a.data) / "train.jsonl", a.limit), Path(a.out) / "lexmap.tsv", a.phrase_min)
 
 
 FUNCTION_WORDS = """a about above after again against all am an and any are as at be because been before being
@@ -836,6 +836,7 @@ def main(argv=None) -> None:
                                    "speed"))
     p.add_argument("--data", default="data/synth")
     p.add_argument("--min-count", type=int, default=2, help="bigrams: keep pairs seen at least this often")
+    p.add_argument("--phrase-min", type=int, default=2, help="maps: keep whole-span restorations seen this often")
     p.add_argument("--out", default="models/rewriter")
     p.add_argument("--minutes", type=float, default=60)
     p.add_argument("--max-steps", type=int, default=0)
