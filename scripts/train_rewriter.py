@@ -138,7 +138,7 @@ def warm_examples(corpus: Path, n: int, rng: random.Random, nb):
     return out
 
 
-def build_lexmap(records, out: Path, phrase_min: int = 2) -> None:
+def build_lexmap(records, out: Path, phrase_min: int = 1) -> None:
     """Word-level substitutions from equal-length aligned spans, plus identity counts of span words
     (lexmap.tsv), and whole-span restorations seen at least `phrase_min` times (phrasemap.tsv)."""
     pairs, phrases, tpairs = collections.Counter(), collections.Counter(), collections.Counter()
@@ -836,7 +836,8 @@ def main(argv=None) -> None:
                                    "speed"))
     p.add_argument("--data", default="data/synth")
     p.add_argument("--min-count", type=int, default=2, help="bigrams: keep pairs seen at least this often")
-    p.add_argument("--phrase-min", type=int, default=2, help="maps: keep whole-span restorations seen this often")
+    p.add_argument("--phrase-min", type=int, default=1,
+                   help="maps: keep whole-span restorations seen this often (1 since 0.6.1; 2 before)")
     p.add_argument("--out", default="models/rewriter")
     p.add_argument("--minutes", type=float, default=60)
     p.add_argument("--max-steps", type=int, default=0)
@@ -867,8 +868,8 @@ def main(argv=None) -> None:
     p.add_argument("--batched", action="store_true", help="eval: all spans of a text in one call")
     p.add_argument("--results", default="runs/rewriter/results", help="where eval writes its JSON")
     a = p.parse_args(argv)
-    cmds = {"train": train, "maps": maps, "bigrams": bigrams, "rerank": rerank, "eval": evaluate, "baseline": baseline, "pps": pps, "seeds": seeds,
-            "pipeline": pipeline, "speed": speed}
+    cmds = {"train": train, "maps": maps, "bigrams": bigrams, "rerank": rerank, "eval": evaluate, "baseline": baseline,
+            "pps": pps, "seeds": seeds, "pipeline": pipeline, "speed": speed}
     cmds[a.cmd](a)
 
 
