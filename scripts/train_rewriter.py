@@ -741,7 +741,8 @@ def seed_items() -> list:
 
 def seeds(a) -> None:
     """Seed 002 with the gold spans handed to the rewriter (an oracle detector, tables off)."""
-    report("seed 002, gold spans, tables off", score_items(load(a), seed_items(), True), Path(a.results) / "seed002.json")
+    report("seed 002, gold spans, tables off", score_items(load(a), seed_items(), True),
+           Path(a.results) / "seed002.json")
 
 
 def pipeline(a) -> None:
