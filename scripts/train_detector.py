@@ -587,7 +587,7 @@ def main(argv=None):
     tok, model = D.build_model(base, args.layers, ffn=args.ffn)
     data = Path(args.data)
     ready = data / "READY"
-    cfg = {"version_base": "1.2", "layers": args.layers, **({"ffn": args.ffn} if args.ffn else {}),
+    cfg = {"version_base": "1.3", "layers": args.layers, **({"ffn": args.ffn} if args.ffn else {}),
            "labels": list(D.LABELS), "seed": args.seed,
            "data": {"path": str(data), "ready": ready.read_text().strip() if ready.is_file() else None,
                     "train_sha256": hashlib.sha256((data / "train.jsonl").read_bytes()).hexdigest()[:16]},

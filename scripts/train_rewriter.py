@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from cleaner import rewriter as rw  # noqa: E402
 from cleaner.textio import atomic_write_bytes  # noqa: E402
 
-VERSION = "0.6.1"  # written into config.json by `train`; match models/rewriter/config.json
+VERSION = "0.6.2"  # written into config.json by `train`; match models/rewriter/config.json
 
 
 def read_jsonl(path: Path, limit: int | None = None):
