@@ -77,8 +77,12 @@ def eval_synth(det, path: Path, limit: int | None) -> dict:
         sys.path.insert(0, str(ROOT / "scripts"))
         from spinlib.data import pps_map, tortured_source
 
-        pps, by = pps_map(split), {}
-        for r, o in zip(recs, outs):
+        try:
+            pps = pps_map(split)
+        except SystemExit:  # no ../shared: the PPS list is not there to tell them apart
+            pps = None
+        by = {}
+        for r, o in zip(recs, outs) if pps is not None else ():
             for sp in r["spans"]:
                 if sp.get("family") == "tortured":
                     c = by.setdefault("tortured:" + tortured_source(sp, pps), [0, 0])
