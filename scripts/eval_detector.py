@@ -75,19 +75,15 @@ def eval_synth(det, path: Path, limit: int | None) -> dict:
     split = path.stem.split("-")[0]
     if split in ("train", "dev", "test") and any(r["family"] == "tortured" for r in recs):
         sys.path.insert(0, str(ROOT / "scripts"))
-        from spinlib.data import pps_map, tortured_source
+        from spinlib.data import tortured_sources
 
-        try:
-            pps = pps_map(split)
-        except SystemExit:  # no ../shared: the PPS list is not there to tell them apart
-            pps = None
-        by = {}
-        for r, o in zip(recs, outs) if pps is not None else ():
+        source, by = tortured_sources(split), {}  # None without ../shared: no split then
+        for r, o in zip(recs, outs) if source is not None else ():
             for sp in r["spans"]:
                 if sp.get("family") == "tortured":
-                    c = by.setdefault("tortured:" + tortured_source(sp, pps), [0, 0])
+                    c = by.setdefault("tortured:" + source(sp), [0, 0])
                     c[0] += 1
-                    c[1] += any(sp["start"] < s.end and s.start < sp["end"] for s in o.spans)
+                    c[1] += span_counts(o.spans, [(sp["start"], sp["end"])])[2]
         res.update({k: {"gold": n, "recall": round(hit / max(n, 1), 4)} for k, (n, hit) in sorted(by.items())})
     # Clean originals of the same documents: the strictest false-positive test (same topics).
     origs = [r["original"] for r in recs if r["spans"]]

@@ -95,14 +95,13 @@ def held_out(ents, min_count: int, veto, common, det=None) -> dict:
         outs = det.detect_batch([x[0] for x in found])
         pts = [((P._stand_in_prob(o.words, s, h.start, h.end, h.entry.canonical) or 0.0), ok)
                for o, (s, h, ok) in zip(outs, found) if not h.entry.report_only]
-        app = [ok for p, ok in pts if p >= P.VARIANT_P]
-        r["detector_applied"] = len(app)
-        r["detector_applied_right_term"] = sum(app)
-        r["detector_restored_rate"] = round(sum(app) / max(c["n"], 1), 3)
-        # What another VARIANT_P would give: applied, right, restored rate.
-        r["detector_by_p"] = {str(t): [sum(1 for p, _ in pts if p >= t), sum(ok for p, ok in pts if p >= t),
-                                       round(sum(ok for p, ok in pts if p >= t) / max(c["n"], 1), 3)]
-                              for t in (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)}
+
+        def at(t: float) -> list:  # applied, right, restored rate with VARIANT_P = t
+            kept = [ok for p, ok in pts if p >= t]
+            return [len(kept), sum(kept), round(sum(kept) / max(c["n"], 1), 3)]
+        r["detector_applied"], r["detector_applied_right_term"], r["detector_restored_rate"] = at(P.VARIANT_P)
+        # What another VARIANT_P would give.
+        r["detector_by_p"] = {str(t): at(t) for t in (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)}
     return r
 
 

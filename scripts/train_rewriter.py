@@ -362,16 +362,13 @@ def _family(split: str):
     """(span, record) -> family; tortured spans as "tortured-pps" or "tortured-collocation" (plain
     "tortured" when the PPS list in ../shared is absent)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from spinlib.data import pps_map, tortured_source
+    from spinlib.data import tortured_sources
 
-    try:
-        pps = pps_map(split)
-    except SystemExit:
-        pps = None
+    source = tortured_sources(split)
 
     def family(sp: dict, r: dict) -> str:
         f = sp.get("family", r.get("family", ""))
-        return f"tortured-{tortured_source(sp, pps)}" if f == "tortured" and pps is not None else f
+        return f"tortured-{source(sp)}" if f == "tortured" and source is not None else f
     return family
 
 

@@ -118,3 +118,13 @@ def tortured_source(span: dict, pps: dict[str, list[str]]) -> str:
     (`pps` is pps_map() of the record's split), "collocation" when it made it word by word from the
     thesaurus (Spinner.collocations). Most test spans are collocations: report the two apart."""
     return "pps" if span["before"].lower() in pps.get(span["after"].lower(), ()) else "collocation"
+
+
+def tortured_sources(split: str):
+    """`tortured_source` for the simulated spans of one split (span -> "pps" or "collocation"), or
+    None when the PPS list in ../shared is absent."""
+    try:
+        pps = pps_map(split)
+    except SystemExit:
+        return None
+    return lambda span: tortured_source(span, pps)
