@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from cleaner import rewriter as rw  # noqa: E402
+from cleaner.edits import Edit  # noqa: E402
 from cleaner.textio import atomic_write_bytes  # noqa: E402
 
 VERSION = "0.6.2"  # written into config.json by `train`; match models/rewriter/config.json
@@ -372,6 +373,11 @@ def _family(split: str):
     return family
 
 
+def dev_items(a, n: int) -> list:
+    """The dev spans the re-ranker is fitted on: n synthetic spans plus PPS dev phrases in templates."""
+    return span_sets(a, "dev", n, 1) + pps_items("dev")[: n // 3]
+
+
 def run(R, items, batch: int = 32):
     """Candidates + features for each item (grouped per text so the API is exercised as shipped)."""
     res = []
@@ -392,7 +398,7 @@ def rerank(a) -> None:
     out = Path(a.out)
     R = rw.Rewriter(out, rw.minilm_dir(), use_tables=False)
     R.detector = detector(a)
-    items = span_sets(a, "dev", a.n, 1) + pps_items("dev")[: a.n // 3]
+    items = dev_items(a, a.n)
     t0 = time.time()
     res = run(R, items)
     print(f"{len(items)} dev spans in {time.time() - t0:.0f}s", flush=True)
@@ -698,8 +704,6 @@ class Lookup:
         return o, n / sum(c.values())
 
     def rewrite(self, text: str, spans) -> list:
-        from cleaner.edits import Edit
-
         out = []
         for s, e, *_ in spans:
             src = text[s:e]
@@ -713,7 +717,7 @@ def baseline(a) -> None:
     """The lookup baseline (class Lookup), its threshold fitted on the rewriter's dev spans for
     --precision, scored on the same test, PPS and seed-002 spans as `eval`, `pps` and `seeds`."""
     L = Lookup(Path(a.data))
-    dev = span_sets(a, "dev", DEV_SPANS, 1) + pps_items("dev")[: DEV_SPANS // 3]
+    dev = dev_items(a, DEV_SPANS)
     pts = []
     for text, s, e, gold, _ in dev:
         src = text[s:e]
