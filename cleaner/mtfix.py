@@ -23,6 +23,18 @@ _NON_WORD = re.compile(r"[^\w']+")
 _ASCII_BLANK = bytes.maketrans(bytes(c for c in range(128) if c not in _ASCII_WORD), b" " * (128 - len(_ASCII_WORD)))
 
 
+# A lower-case double right after a capitalised word is a trinomial name as often as an error:
+# "Gorilla gorilla gorilla", "Haliotis cracherodii cracherodii". After these words it is an error.
+_PREV_CAPITAL = re.compile(r"(?<![\w'])([A-Z][\w'-]*)[ \t]+$")
+_FUNCTION_WORDS = frozenset("""a an the in on at of for to by with from into and but or nor as if when while
+that this these those it he she they we i you there here so then now after before since because""".split())
+
+
+def _after_name(text: str, start: int) -> bool:
+    m = _PREV_CAPITAL.search(text, max(0, start - 40), start)
+    return m is not None and m.group(1).lower() not in _FUNCTION_WORDS
+
+
 def _allowed_double(w: str) -> bool:
     """Doubles left alone: grammatical ones ("had had") and single letters other than "a"."""
     return w in LEGIT_DOUBLES or len(w) == 1 and w != "a"
@@ -83,12 +95,14 @@ def duplicate_words(text: str, protected=(), norm: str | None = None) -> list[Ed
         if protected and overlaps_any(protected, m.start(), m.end()):
             continue
         start, end = m.end(1), m.end(3)
-        capital = w1[0].isupper() or w2[0].isupper()
-        score = 0.5 if capital else 0.95
+        if w1[0].isupper() or w2[0].isupper():
+            why = "capitalised double may be a name (e.g. 'Bora Bora'): reported only"
+        elif _after_name(text, m.start()):
+            why = "double after a capitalised word may be a taxon (e.g. 'Gorilla gorilla gorilla'): reported only"
+        else:
+            why = ""
         edits.append(Edit(start, end, text[start:end], "", kind="mt", source="rule:duplicate-word",
-                          score=score, applied=not capital,
-                          reason=("capitalised double may be a name (e.g. 'Bora Bora'): reported only"
-                                  if capital else f"word repeated: {w1!r}")))
+                          score=0.5 if why else 0.95, applied=not why, reason=why or f"word repeated: {w1!r}"))
     return edits
 
 
