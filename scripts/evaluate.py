@@ -303,10 +303,19 @@ def join_articles(path: Path, n: int) -> list[dict]:
     return out
 
 
-def run_synth(cleaner, recs: list[dict], groups) -> dict:
+def run_synth(cleaner, recs: list[dict], groups, source=None) -> dict:
+    """Counts per group; `source` (spinlib.data.tortured_sources) adds the tortured spans' recall and
+    exact restoration by origin, "tortured:pps" and "tortured:collocation" (a false flag has no origin,
+    so these rows have no precision)."""
     agg = defaultdict(lambda: defaultdict(int))
     results = cleaner.clean_batch([r["spun"] for r in recs])
     for rec, res in zip(recs, results):
+        if source is not None and rec["family"] == "tortured":
+            for src in sorted({source(g) for g in rec["spans"]}):
+                c = score_record({**rec, "spans": [g for g in rec["spans"] if source(g) == src]}, res)
+                for n in ("gold", "gold_found", "gold_exact"):
+                    agg["tortured:" + src][n] += c[n]
+                agg["tortured:" + src]["records"] += 1
         c = score_record(rec, res)
         keys = ["all", "family:" + rec["family"]] + (["intensity:" + bucket(rec["intensity"])] if rec["spans"] else [])
         for k in keys:
@@ -417,7 +426,7 @@ def markdown(rep: dict) -> str:
         if r.get("status") != "ok":
             out.append(f"| {cfg} | n/a ({r['status']}) | | | | | | |")
             continue
-        rows = {k: v for k, v in r["synth"].items() if k.startswith(("all", "family:"))}
+        rows = {k: v for k, v in r["synth"].items() if k.startswith(("all", "family:", "tortured:"))}
         rows.update({k: v for k, v in r["synth"].items() if k.startswith("intensity:")})
         rows.update({"articles " + k: v for k, v in r.get("articles", {}).items()})
         for name, key in (("pps-test, test phrases excluded", "pps"), ("pps-test, shipped table", "pps_shipped")):
@@ -480,7 +489,7 @@ def main(argv=None) -> int:
         recs = read_jsonl(synth_path)
         prose = {"smoke": [ln for ln in (SMOKE / "clean.txt").read_text(encoding="utf-8").split("\n") if ln.strip()]}
         prose_models = prose
-        pps, exclude = [], []
+        pps, exclude, source = [], [], None
     else:
         synth_path = a.synth
         if not synth_path.exists():
@@ -490,6 +499,9 @@ def main(argv=None) -> int:
         prose = clean_prose(a.clean_words)
         prose_models = {reg: _cut(texts, a.clean_words_models) for reg, texts in prose.items()}
         pps, exclude = ([], []) if a.no_pps else pps_set()
+        from spinlib.data import tortured_sources
+        splits = {r.get("split") for r in recs}
+        source = tortured_sources(splits.pop()) if len(splits) == 1 and None not in splits else None
     arts = join_articles(a.articles_from, a.articles) if a.articles and not a.smoke and a.articles_from.exists() else []
     rep = {"name": name, "cmd": " ".join(["scripts/evaluate.py", *(argv if argv is not None else sys.argv[1:])]), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "synth_file": str(synth_path),
            "synth_records": len(recs), "generator": sorted({r.get("generator", "?") for r in recs}),
@@ -505,9 +517,9 @@ def main(argv=None) -> int:
             continue
         neural = not set(stages) <= {"tables", "mt"}
         rs, ps = (_every(recs, a.records_models), _every(pps, a.records_models)) if neural else (recs, pps)
-        r = {"stages": stages, "status": "ok", "synth": run_synth(c, rs, {"family", "intensity"})}
+        r = {"stages": stages, "status": "ok", "synth": run_synth(c, rs, {"family", "intensity"}, source)}
         if arts:
-            r["articles"] = run_synth(c, arts, {"family"})
+            r["articles"] = run_synth(c, arts, {"family"}, source)
         if ps:
             r["pps"] = run_synth(c, ps, set())
         shipped = make_cleaner(stages, (), a.models_dir)[0] if exclude else c

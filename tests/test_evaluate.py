@@ -61,6 +61,22 @@ def test_deletion_edit_scored_by_region():
     assert c["gold_exact"] == 1 and c["tok_correct"] == c["tok_changed"] == 1
 
 
+def test_tortured_rows_by_origin():
+    """run_synth's `source` splits the tortured family's recall and exact restoration by span origin."""
+    class Fixed:
+        def clean_batch(self, texts):
+            return [res((10, 16, "said", True), (21, 28, "account", True))]
+
+    rec = {**REC, "family": "tortured", "intensity": 0.5}
+    origin = {"stated": "pps", "invoice": "pps", "considered one": "collocation"}
+    out = evaluate.run_synth(Fixed(), [rec], {"family"}, lambda g: origin[g["before"]])
+    pps, col = out["tortured:pps"], out["tortured:collocation"]
+    assert (pps["gold"], pps["recall"], pps["exact"]) == (2, 1.0, 0.5)
+    assert (col["gold"], col["recall"], col["exact"]) == (1, 0.0, 0.0)
+    assert pps["precision"] is None and out["family:tortured"]["gold"] == 3
+    assert "tortured:pps" not in evaluate.run_synth(Fixed(), [rec], {"family"})
+
+
 def test_articles_join_chunks_and_keep_the_gold_contract(tmp_path):
     recs = [{"id": "d#1", "family": "dictionary", "intensity": 0.4, "spun": SPUN, "original": ORIG, "spans": GOLD},
             {"id": "d#0", "family": "none", "intensity": 0.0, "spun": "Clean start.", "original": "Clean start.",
