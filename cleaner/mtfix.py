@@ -23,14 +23,18 @@ _NON_WORD = re.compile(r"[^\w']+")
 _ASCII_BLANK = bytes.maketrans(bytes(c for c in range(128) if c not in _ASCII_WORD), b" " * (128 - len(_ASCII_WORD)))
 
 
-# A lower-case double right after a capitalised word is a trinomial name as often as an error:
-# "Gorilla gorilla gorilla", "Haliotis cracherodii cracherodii". After these words it is an error.
-_PREV_CAPITAL = re.compile(r"(?<![\w'])([A-Z][\w'-]*)[ \t]+$")
-_FUNCTION_WORDS = frozenset("""a an the in on at of for to by with from into and but or nor as if when while
-that this these those it he she they we i you there here so then now after before since because""".split())
+# A doubled content word right after a capitalised word is a trinomial name as often as an error:
+# "Gorilla gorilla gorilla", "Haliotis cracherodii cracherodii". Doubled function words, the usual
+# MT slip ("New York the the"), and doubles after a capitalised function word ("In the the") are not.
+_PREV_CAPITAL = re.compile(r"(?<![\w'’-])([A-Z][a-z]+)[ \t]+$")  # a genus: not "Putin's", not "NASA"
+_FUNCTION_WORDS = frozenset("""a an the in on at of for to by with from into onto about over under and but or
+nor as if when while that this these those it its he she they we i you there here so then now after
+before since because is are was were be been has have had will would can could not also including""".split())
 
 
-def _after_name(text: str, start: int) -> bool:
+def _after_name(text: str, start: int, word: str) -> bool:
+    if word.lower() in _FUNCTION_WORDS:
+        return False
     m = _PREV_CAPITAL.search(text, max(0, start - 40), start)
     return m is not None and m.group(1).lower() not in _FUNCTION_WORDS
 
@@ -97,7 +101,7 @@ def duplicate_words(text: str, protected=(), norm: str | None = None) -> list[Ed
         start, end = m.end(1), m.end(3)
         if w1[0].isupper() or w2[0].isupper():
             why = "capitalised double may be a name (e.g. 'Bora Bora'): reported only"
-        elif _after_name(text, m.start()):
+        elif _after_name(text, m.start(), w1):
             why = "double after a capitalised word may be a taxon (e.g. 'Gorilla gorilla gorilla'): reported only"
         else:
             why = ""
