@@ -166,6 +166,27 @@ def clean_expected(exp: str, proper: set[str], list_ok: bool = False, keep_case:
     return " ".join(words), report
 
 
+def _is_acronym(paren: str) -> bool:
+    inner = paren[1:-1].strip()
+    return inner.upper() == inner or sum(c.isupper() for c in inner) >= 2
+
+
+def keep_acronym(spun: str, canonical: str) -> str:
+    """The canonical phrase with the spun phrase's acronym in its place: the list writes "artificial
+    data (AI)" for "artificial intelligence", and clean_expected() drops "(AI)" from the expected
+    phrase, but in the paper the author wrote "artificial intelligence (AI)". Only where the place is
+    clear: at the end, or between words when both phrases have as many words around it."""
+    m = _ACRONYM.search(spun)
+    if m is None or not _is_acronym(m.group(0)) or m.group(0).casefold() in canonical.casefold():
+        return canonical
+    before, after, cw = spun[:m.start()].split(), spun[m.end():].split(), canonical.split()
+    if not after:
+        return f"{canonical} {m.group(0)}"
+    if before and len(before) + len(after) == len(cw):
+        return " ".join(cw[:len(before)] + [m.group(0)] + cw[len(before):])
+    return canonical
+
+
 def proper_nouns(rows: list[dict]) -> set[str]:
     """Words written capitalised in the middle of some expected phrase (Markov, Gaussian, ...)."""
     out = set()
@@ -231,7 +252,8 @@ def candidates(csv_path: Path = CSV) -> tuple[list[dict], dict[str, int]]:
             if spun.casefold() == canonical.casefold():
                 stats["same as expected"] += 1
                 continue
-            out.append({"spun": spun, "canonical": canonical, "options": _opts_str(opts), "papers": papers})
+            out.append({"spun": spun, "canonical": keep_acronym(spun, canonical), "options": _opts_str(opts),
+                        "papers": papers})
     return out, stats
 
 

@@ -198,6 +198,7 @@ def _expected(s: str) -> str:
 
 def pps_set() -> tuple[list[dict], list[str]]:
     """PPS test-split phrases in fixed carrier sentences, and the tortured keys to exclude from the tables."""
+    from convert_pps import keep_acronym
     from spinlib.data import PPS_CSV, load_pps_split, pps_rows
     if not PPS_CSV.exists():
         return [], []
@@ -210,7 +211,9 @@ def pps_set() -> tuple[list[dict], list[str]]:
         if r["near"] or r["and"] or r["not"] or not r["norm"] or r["tortured"].lower() == r["norm"] or "/" in r["expected"]:
             continue  # proximity/boolean queries need more context; "a/b" expected phrases have no single answer
         h = int(hashlib.md5(r["tortured"].encode()).hexdigest()[:6], 16)
-        tor, exp = r["tortured"], _expected(r["expected"])
+        # "artificial data (AI)" stands where the author wrote "artificial intelligence (AI)"
+        tor = r["tortured"]
+        exp = keep_acronym(tor, _expected(r["expected"]))
         for k in range(len(PPS_CARRIERS)):  # never "to to": the carrier's last word must differ
             pre, post = PPS_CARRIERS[(h + k) % len(PPS_CARRIERS)].split("{}")
             if pre.split()[-1].lower() not in (tor.split()[0].lower(), exp.split()[0].lower()):

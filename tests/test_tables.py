@@ -205,3 +205,17 @@ def test_news_variants_are_signature_collocations():
         spun_chunk, canonical_chunk, _, _ = news_variants.chunk(e.spun, e.canonical)
         assert (spun_chunk, canonical_chunk) in sigs, e.spun
         assert len(e.spun.split()) == len(spun_chunk.split()) + 1
+
+
+@pytest.mark.parametrize("spun, canonical, expected", [
+    ("artificial data (AI)", "artificial intelligence", "artificial intelligence (AI)"),
+    ("accuracy-recall (PR) curve", "precision-recall curve", "precision-recall (PR) curve"),
+    ("cardiovascular infections (CVDs)", "cardiovascular diseases", "cardiovascular diseases (CVDs)"),
+    ("bolster vector classifier (SVC)", "support vector classifier (SVC)", "support vector classifier (SVC)"),
+    ("chevshevby type-1 filter (seventh request)", "chebyshev type-1 filter", "chebyshev type-1 filter"),
+    ("a (B) c d", "x y", "x y"),  # no clear place: left as it was
+    ("counterfeit consciousness", "artificial intelligence", "artificial intelligence"),
+])
+def test_converter_keeps_the_acronym(spun, canonical, expected):
+    assert convert_pps.keep_acronym(spun, canonical) == expected
+
