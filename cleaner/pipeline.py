@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -275,7 +276,7 @@ class Cleaner:
                 if p is not None and p < VETO_P:
                     applied = False
                     reason = f"detector sees clean context (p={p:.3f}); reported only"
-            after = before if e.opt("near") else restore_case(before, e.canonical)
+            after = before if e.opt("near") else _without_echo(text, h.start, h.end, restore_case(before, e.canonical))
             if after == before and not e.opt("near"):
                 continue
             edits.append(Edit(h.start, h.end, before, after, kind=e.kind, source=e.source,
@@ -323,6 +324,24 @@ class Cleaner:
         edits = mtfix.fix_articles(text, edits)
         out = apply_edits(text, edits)
         return Result(text, out, spin, edits, path, list(self.notices))
+
+
+_LAST_WORD = re.compile(r"(\w+)[ \t]+$")
+_NEXT_WORD = re.compile(r"[ \t]+(\w+)")
+
+
+def _without_echo(text: str, start: int, end: int, after: str) -> str:
+    """A canonical phrase longer than the hit does not repeat the word beside it: the list has
+    "domestic output (GDP)" -> "gross domestic product", and in "gross domestic output (GDP)" the
+    replacement must not give "gross gross domestic product (GDP)"."""
+    before, aw = text[start:end], after.split(" ")
+    m = _LAST_WORD.search(text, max(0, start - 40), start)
+    if len(aw) > 1 and m and m.group(1).casefold() == aw[0].casefold() != before.split(" ")[0].casefold():
+        aw = aw[1:]
+    m = _NEXT_WORD.match(text, end)
+    if len(aw) > 1 and m and m.group(1).casefold() == aw[-1].casefold() != before.split(" ")[-1].casefold():
+        aw = aw[:-1]
+    return " ".join(aw)
 
 
 def _stand_in_prob(words, text: str, start: int, end: int, canonical: str) -> float | None:

@@ -202,3 +202,17 @@ def test_clean_batch_sends_the_spans_of_all_texts_in_one_rewriter_call():
     assert [r.text for r in batch] == [r.text for r in single]
     assert [[e.to_dict() for e in r.edits] for r in batch] == [[e.to_dict() for e in r.edits] for r in single]
     assert batch[2].text == "They failed the test for year."
+
+
+@pytest.mark.parametrize("text, hit, after, expected", [
+    ("Its gross domestic output (GDP) grew.", "domestic output (GDP)", "gross domestic product (GDP)", "domestic product (GDP)"),
+    ("A profound neural system network.", "profound neural system", "deep neural network", "deep neural"),
+    ("The domestic output (GDP) grew.", "domestic output (GDP)", "gross domestic product (GDP)", "gross domestic product (GDP)"),
+    ("Gross output data.", "output", "gross output", "output"),  # case does not matter
+    ("The data data set.", "data set", "data collection", "data collection"),  # the hit's own word: kept
+    ("An attainable trip.", "attainable", "possible", "possible"),
+])
+def test_canonical_does_not_repeat_the_word_beside_the_hit(text, hit, after, expected):
+    from cleaner.pipeline import _without_echo
+    s = text.index(hit)
+    assert _without_echo(text, s, s + len(hit), after) == expected
