@@ -196,6 +196,8 @@ def load_detector(models_dir: str | Path | None = None) -> "Detector | None":
 
 
 class Detector:
+    type_rule = None
+
     def __init__(self, path: Path, base: Path, threshold: float | None = None, batch_size: int = 64):
         import torch
         from safetensors.torch import load_file
@@ -206,6 +208,7 @@ class Detector:
         self.threshold = float(threshold if threshold is not None else self.cfg["threshold"])
         self.doc_cut, self.low_threshold = doc_rule(self.cfg, threshold)
         self.long_rule = long_rule(self.cfg, threshold)
+        self.type_rule = type_rule(self.cfg, Path(path), threshold)
         self.batch_size = batch_size
         threads = os.environ.get("CLEANER_THREADS")
         if threads:
@@ -297,13 +300,15 @@ class Detector:
         if self.doc_cut is not None and out.doc_score >= self.doc_cut:
             thr = min(thr, self.low_threshold)
         strong = thr
-        rule = self.long_rule
+        rule, typed = self.long_rule, None
         if rule is not None and len(ws) >= rule[2] and out.doc_score >= rule[0]:
             thr = min(thr, rule[1])
+            typed = self.type_rule
         cur: list[int] = []
         spans = []
         for k, ((s, e), p) in enumerate(zip(ws, p_spun)):
-            ok = p >= thr and text[s:e][0].isalnum() and not (skip and _overlaps(skip, s, e))
+            ok = (p >= thr or typed is not None and p >= typed[1] and typed[2].get(text[s:e].lower(), 0.0) >= typed[0]) \
+                and text[s:e][0].isalnum() and not (skip and _overlaps(skip, s, e))
             # A word whose B probability beats its I probability starts a new span.
             new = ok and cur and (ps[k][1] + ps[k][3] > ps[k][2] + ps[k][4])
             if cur and (not ok or new or k != cur[-1] + 1):
@@ -362,6 +367,31 @@ def long_rule(cfg: dict, threshold: float | None = None) -> tuple[float, float, 
     if not rule or threshold is not None:
         return None
     return float(rule["doc_score"]), float(rule["threshold"]), int(rule["min_words"])
+
+
+TYPES_FILE = "spin_types.tsv"
+
+
+def read_types(path: Path) -> dict[str, float]:
+    """word -> share of its occurrences the simulator's spinners produced (`spin_types.tsv`)."""
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            w, spun, seen = line.rstrip("\n").split("\t")
+            out[w] = int(spun) / int(seen)
+    return out
+
+
+def type_rule(cfg: dict, path: Path, threshold: float | None = None) -> tuple[float, float, dict[str, float]] | None:
+    """(minimum share, span threshold, word -> share) for the spinners' own output words in documents
+    the long-document rule covers, or None. A dictionary spinner writes "stated" for "said" every
+    time: in a clearly spun article such a word is suspect even where the sentence alone reads fine."""
+    rule = cfg.get("doc_threshold_types")
+    if not rule or threshold is not None or long_rule(cfg) is None or not (path / rule["file"]).is_file():
+        return None
+    return float(rule["share"]), float(rule["threshold"]), read_types(path / rule["file"])
 
 
 def doc_probability(doc_cfg: dict, p_spun: Sequence[float], toks: Sequence[str], threshold: float) -> float:

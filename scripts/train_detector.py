@@ -299,7 +299,7 @@ class _Calib:
 
     def __init__(self, cfg):
         self.cfg, self.threshold = cfg, 0.5
-        self.doc_cut = self.low_threshold = self.long_rule = None
+        self.doc_cut = self.low_threshold = self.long_rule = self.type_rule = None
 
 
 def doc_logits(tok, model, texts):
@@ -419,8 +419,9 @@ def calibrate(args, tok, model, cfg):
 def version_of(cfg: dict, weights: bytes) -> str:
     """The version names the weights and the calibration that turns them into decisions."""
     cal = {k: cfg.get(k) for k in ("temperature", "threshold", "doc", "doc_threshold")}
-    if cfg.get("doc_threshold_long"):
-        cal["doc_threshold_long"] = cfg["doc_threshold_long"]
+    for k in ("doc_threshold_long", "doc_threshold_types"):
+        if cfg.get(k):
+            cal[k] = cfg[k]
     return f"{cfg['version_base']}+{hashlib.sha256(weights + json.dumps(cal, sort_keys=True).encode()).hexdigest()[:8]}"
 
 

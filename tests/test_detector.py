@@ -114,6 +114,73 @@ def test_long_document_rule():
     assert D.long_rule(d.cfg, threshold=0.9) is None  # an explicit threshold turns it off
 
 
+def test_spinner_word_rule(tmp_path):
+    """In a long, clearly spun document a word the simulated spinners produced in most of its
+    occurrences is flagged from a low probability; elsewhere, or for other words, nothing changes."""
+    (tmp_path / D.TYPES_FILE).write_text("# comment\nw100\t95\t100\nw101\t60\t100\n", encoding="utf-8")
+    d = _fake_detector()
+    d.cfg["doc_threshold_long"] = {"doc_score": 0.7, "threshold": 0.5, "min_words": 150}
+    d.cfg["doc_threshold_types"] = {"share": 0.9, "threshold": 0.05, "file": D.TYPES_FILE}
+    d.long_rule = D.long_rule(d.cfg)
+    d.type_rule = D.type_rule(d.cfg, tmp_path)
+    assert d.type_rule[:2] == (0.9, 0.05) and d.type_rule[2] == {"w100": 0.95, "w101": 0.6}
+    spun = set(range(0, 200, 3))
+
+    def flagged(n, dense=True):
+        text, ws, ps = _doc(n, {i for i in spun if i < n} if dense else set())
+        for i in (100, 101, 104):  # at p 0.1: a spinner word, a half-spinner word, an ordinary word
+            ps[i] = [0.9, 0.1, 0.0, 0.0, 0.0]
+        out = d._output(text.replace("w104", "x104"), ws, ps, [])
+        return {ws.index((s.start, s.end)): s.weak for s in out.spans}
+
+    assert flagged(200)[100] is True and 101 not in flagged(200) and 104 not in flagged(200)
+    assert 100 not in flagged(120)  # short: the long-document rule is off, and so is this one
+    assert 100 not in flagged(200, dense=False)  # a clean document
+    assert D.type_rule(d.cfg, tmp_path, threshold=0.9) is None  # an explicit threshold turns it off
+    assert D.type_rule(d.cfg, tmp_path / "missing") is None
+    assert D.type_rule({"doc_threshold_types": d.cfg["doc_threshold_types"]}, tmp_path) is None  # no long rule
+
+
+def test_spinner_word_table_counts_spun_occurrences(tmp_path):
+    """calibrate_long.count_types: the share of a word's occurrences inside spun spans, over the spun
+    text of dictionary and thesaurus records only, kept when seen often and mostly spun."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from scripts import calibrate_long as C
+
+    def rec(family, spun, spans):
+        return {"family": family, "spun": spun, "spans": [{"start": spun.index(w), "end": spun.index(w) + len(w)}
+                                                          for w in spans]}
+    recs = [rec("dictionary", "Officials stated the plan.", ["stated"])] * 18 + \
+        [rec("thesaurus", "He stated it. Officials agreed.", [])] * 2 + \
+        [rec("tortured", "They stated a view.", ["stated"])] * 30 + \
+        [rec("dictionary", "Officials permit entry.", ["permit"])] * 19
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    rows = C.count_types(path)  # "stated": 18 of 20; "permit": seen 19 times only; "officials": never spun
+    assert rows == [("stated", 18, 20)]
+    C.write_types(tmp_path / D.TYPES_FILE, rows, path)
+    assert D.read_types(tmp_path / D.TYPES_FILE) == {"stated": 0.9}
+
+
+def test_shipped_spinner_word_table():
+    """models/detector/spin_types.tsv: sorted unique lower-case words, consistent counts, and the
+    config's hash matches it (the detector version covers the table)."""
+    import hashlib
+
+    d = D.default_dir()
+    cfg = json.loads((d / "config.json").read_text(encoding="utf-8"))
+    rule = cfg.get("doc_threshold_types")
+    if rule is None:
+        pytest.skip("the shipped detector has no spinner-word rule")
+    path = d / rule["file"]
+    assert hashlib.sha256(path.read_bytes()).hexdigest()[:16] == rule["sha256"]
+    rows = [ln.split("\t") for ln in path.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")]
+    words = [w for w, _, _ in rows]
+    assert words == sorted(set(words)) and all(w == w.lower() and w[0].isalpha() for w in words)
+    assert all(20 <= int(n) and 0.5 * int(n) <= int(k) <= int(n) for _, k, n in rows)
+    assert sum(int(k) / int(n) >= rule["share"] for _, k, n in rows) > 100
+
+
 def test_fit_doc_threshold_adds_no_clean_flag():
     """Calibration (scripts/train_detector.py): the chosen pair must not flag a clean dev text, even
     one whose document score is high; here spun words sit at p 0.92 and a dense clean text at 0.88."""
