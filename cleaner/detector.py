@@ -307,8 +307,8 @@ class Detector:
         cur: list[int] = []
         spans = []
         for k, ((s, e), p) in enumerate(zip(ws, p_spun)):
-            ok = (p >= thr or typed is not None and p >= typed[1] and typed[2].get(text[s:e].lower(), 0.0) >= typed[0]) \
-                and text[s:e][0].isalnum() and not (skip and _overlaps(skip, s, e))
+            spinner_word = typed is not None and p >= typed[1] and typed[2].get(text[s:e].lower(), 0.0) >= typed[0]
+            ok = (p >= thr or spinner_word) and text[s:e][0].isalnum() and not (skip and _overlaps(skip, s, e))
             # A word whose B probability beats its I probability starts a new span.
             new = ok and cur and (ps[k][1] + ps[k][3] > ps[k][2] + ps[k][4])
             if cur and (not ok or new or k != cur[-1] + 1):
