@@ -52,7 +52,7 @@ def count_types(train: Path) -> list[tuple[str, int, int]]:
             if t[s].isalpha():
                 w = t[s:e].lower()
                 seen[w] = seen.get(w, 0) + 1
-                if any(a < e and s < b for a, b in spans):
+                if D._overlaps(spans, s, e):
                     spun[w] = spun.get(w, 0) + 1
     return sorted((w, spun.get(w, 0), n) for w, n in seen.items()
                   if n >= MIN_SEEN and spun.get(w, 0) >= MIN_SHARE * n)
